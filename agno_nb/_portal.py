@@ -1,0 +1,77 @@
+"""Run coroutines from synchronous code, inside or outside a running event loop.
+
+Jupyter cells run inside the kernel's event loop, where ``asyncio.run()`` fails. A
+synchronous call from a thread with no running loop uses a private loop kept for that
+thread (no thread hop); from inside a running loop it hands the coroutine to one
+long-lived background loop thread and waits. Both loops live as long as the process, so
+HTTP connections and SDK clients made on them are reused across runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from typing import Any, TypeVar
+
+__all__ = ["iterate_sync", "run_sync"]
+
+T = TypeVar("T")
+
+_local = threading.local()
+_portal_lock = threading.Lock()
+_portal_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _thread_loop() -> asyncio.AbstractEventLoop:
+    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _local.loop = asyncio.new_event_loop()
+    return loop
+
+
+def _portal() -> asyncio.AbstractEventLoop:
+    global _portal_loop
+    with _portal_lock:
+        if _portal_loop is None:
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="agno-nb-portal", daemon=True)
+            thread.start()
+            _portal_loop = loop
+        return _portal_loop
+
+
+def _in_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion and return its result, from any synchronous code."""
+    if not _in_running_loop():
+        return _thread_loop().run_until_complete(coro)
+    future = asyncio.run_coroutine_threadsafe(coro, _portal())
+    try:
+        return future.result()
+    except BaseException:
+        future.cancel()
+        raise
+
+
+def iterate_sync(agen: AsyncIterator[T]) -> Iterator[T]:
+    """Iterate an async iterator from synchronous code, one item at a time."""
+
+    async def step() -> tuple[bool, T | None]:
+        try:
+            return True, await anext(agen)
+        except StopAsyncIteration:
+            return False, None
+
+    while True:
+        ok, item = run_sync(step())
+        if not ok:
+            return
+        yield item  # type: ignore[misc]

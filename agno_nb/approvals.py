@@ -1,0 +1,224 @@
+"""Approvals as code: who must say yes before a tool call runs.
+
+Policy (declared with the tool, or per agent by name or glob)::
+
+    @tool                                   # auto: runs at once
+    @tool(approval="required")              # any authorised person approves
+    @tool(approval="admin")                 # a person with the ``admin`` role approves
+    @tool(approval=Approval(role="admin", expires_in=timedelta(hours=1)))
+    @tool(approval=lambda call: "admin" if call.args["amount"] > 500 else None)
+
+Who may decide (enforced by ``decide``, whatever the caller):
+
+* ``required``: any principal, the requester included (in a notebook the person who runs
+  the agent is the human in the loop). ``Agent(self_approval=False)`` makes it four-eyes:
+  then the requester may not approve their own call.
+* a role (``admin``, ``finance``, ...): only a principal holding exactly that role; a
+  requester approves their own call only if they hold it. ``admin`` is not a wildcard.
+* Rejections follow the same rules as approvals. Every refused attempt is recorded.
+
+An approval is a row (``ApprovalRequest``); a decision is a compare-and-set from
+``pending`` in the store, so a second decision is refused, never applied twice.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import getpass
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+from agno_nb.run import utcnow
+
+if TYPE_CHECKING:
+    from agno_nb.storage import Store
+
+__all__ = [
+    "Approval",
+    "ApprovalRequest",
+    "ApprovalSpec",
+    "Principal",
+    "ToolCall",
+    "local_principal",
+    "set_local_principal",
+]
+
+REQUIRED = "required"
+ApprovalStatus = Literal["pending", "approved", "rejected", "expired"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Someone who runs agents or decides approvals: a user id and roles."""
+
+    user_id: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    def __init__(self, user_id: str, roles: Any = ()) -> None:
+        if not user_id:
+            raise ValueError("a Principal needs a non-empty user_id")
+        object.__setattr__(self, "user_id", user_id)
+        object.__setattr__(self, "roles", frozenset(roles))
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+_local: Principal | None = None
+
+
+def local_principal() -> Principal:
+    """The notebook's default principal: ``$AGNO_NB_USER`` (else the OS user), with the
+    roles in ``$AGNO_NB_ROLES`` (comma-separated), unless ``set_local_principal`` was
+    called."""
+    if _local is not None:
+        return _local
+    user = os.environ.get("AGNO_NB_USER") or getpass.getuser()
+    roles = [r.strip() for r in os.environ.get("AGNO_NB_ROLES", "").split(",") if r.strip()]
+    return Principal(user, roles)
+
+
+def set_local_principal(principal: Principal | None) -> None:
+    """Set (or with ``None`` reset) this process's default principal."""
+    global _local
+    _local = principal
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call as a policy callable sees it."""
+
+    id: str
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A policy: the role that must approve (``"required"`` = anyone allowed), and an
+    optional expiry after which the call counts as rejected."""
+
+    role: str = REQUIRED
+    expires_in: timedelta | None = None
+
+
+ApprovalSpec: TypeAlias = "str | Approval | Callable[[ToolCall], str | Approval | None] | None"
+
+
+def _as_approval(value: Any, where: str) -> Approval | None:
+    if value is None or value == "auto":
+        return None
+    if isinstance(value, Approval):
+        return value
+    if isinstance(value, str) and value:
+        return Approval(role=value)
+    raise TypeError(
+        f"{where}: an approval policy is None, 'auto', 'required', a role name, "
+        f"an Approval(...) or a callable returning one of those; got {value!r}"
+    )
+
+
+def classify(
+    call: ToolCall, tool_policy: ApprovalSpec, overrides: Mapping[str, ApprovalSpec]
+) -> Approval | None:
+    """The approval a call needs, or None if it runs automatically.
+
+    An agent-level override (exact name first, then the first matching glob) replaces the
+    tool's own policy. A callable policy is evaluated for this call's arguments.
+    """
+    policy = tool_policy
+    if call.name in overrides:
+        policy = overrides[call.name]
+    else:
+        for pattern, spec in overrides.items():
+            if fnmatch.fnmatchcase(call.name, pattern):
+                policy = spec
+                break
+    if callable(policy) and not isinstance(policy, Approval):
+        policy = policy(call)
+    return _as_approval(policy, f"approval policy of tool {call.name!r}")
+
+
+@dataclass(slots=True, kw_only=True)
+class ApprovalRequest:
+    """One approval row: a paused tool call waiting for (or having had) a decision."""
+
+    approval_id: str
+    run_id: str
+    session_id: str
+    agent_id: str
+    tool_call_id: str
+    tool_name: str
+    args: dict[str, Any]
+    required_role: str
+    requested_by: str
+    requested_at: datetime = field(default_factory=utcnow)
+    expires_at: datetime | None = None
+    status: ApprovalStatus = "pending"
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    edited_args: dict[str, Any] | None = None
+    self_approval: bool = True
+    store: Store | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_expired(self) -> bool:
+        return self.status == "expired" or (
+            self.status == "pending" and self.expires_at is not None and utcnow() >= self.expires_at
+        )
+
+    def approve(
+        self,
+        by: Principal | None = None,
+        *,
+        args: dict[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> ApprovalRequest:
+        """Approve the call (optionally with edited arguments); returns the updated row."""
+        from agno_nb._decisions import decide
+
+        return self._update(
+            decide(self._bound_store(), self.approval_id, by, "approved", reason=reason, args=args)
+        )
+
+    def reject(self, by: Principal | None = None, *, reason: str) -> ApprovalRequest:
+        """Reject the call; the model gets ``reason`` as the tool's error."""
+        from agno_nb._decisions import decide
+
+        return self._update(
+            decide(self._bound_store(), self.approval_id, by, "rejected", reason=reason)
+        )
+
+    def _bound_store(self) -> Store:
+        if self.store is None:
+            raise RuntimeError("this ApprovalRequest is not bound to a store")
+        return self.store
+
+    def _update(self, other: ApprovalRequest) -> ApprovalRequest:
+        for name in ("status", "decided_by", "decided_at", "reason", "edited_args"):
+            setattr(self, name, getattr(other, name))
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "approval_id": self.approval_id,
+            "run_id": self.run_id,
+            "session_id": self.session_id,
+            "agent_id": self.agent_id,
+            "tool_call_id": self.tool_call_id,
+            "tool_name": self.tool_name,
+            "args": self.args,
+            "required_role": self.required_role,
+            "requested_by": self.requested_by,
+            "requested_at": self.requested_at.isoformat(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "status": self.status,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "reason": self.reason,
+            "edited_args": self.edited_args,
+        }

@@ -1,0 +1,142 @@
+"""The one exception tree of agno-nb.
+
+::
+
+    AgnoNBError
+     ├── ConfigError                 bad agent / model / store configuration
+     │    └── MissingAPIKeyError     no Anthropic credential configured
+     ├── ModelError                  the model could not give a usable answer
+     │    ├── ModelAPIError          the API answered with an error status (status_code)
+     │    ├── ModelTimeoutError      the API did not answer in time
+     │    ├── ModelConnectionError   the API could not be reached
+     │    └── OutputValidationError  the final answer did not fit output_schema
+     ├── RunError                    a run cannot start, go on, or be continued
+     │    ├── RunNotFoundError
+     │    ├── RunStateError          e.g. continuing a completed run, or one still undecided
+     │    ├── RunLeaseError          another process is continuing this run
+     │    └── ToolCallLimitError     the model kept calling tools past max_tool_calls
+     ├── ApprovalError               a decision that cannot be applied
+     │    ├── ApprovalNotFoundError
+     │    ├── ApprovalDecidedError   decided already (double decision) or expired
+     │    └── ApprovalPermissionError  the principal lacks the required role
+     ├── SessionAccessError          the session belongs to another user
+     └── StoreError                  the store cannot be read or written
+          └── StoreBusyError         another process held the store for too long
+
+A tool's own exceptions never escape a run: they go back to the model as tool errors.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgnoNBError",
+    "ApprovalDecidedError",
+    "ApprovalError",
+    "ApprovalNotFoundError",
+    "ApprovalPermissionError",
+    "ConfigError",
+    "MissingAPIKeyError",
+    "ModelAPIError",
+    "ModelConnectionError",
+    "ModelError",
+    "ModelTimeoutError",
+    "OutputValidationError",
+    "RunError",
+    "RunLeaseError",
+    "RunNotFoundError",
+    "RunStateError",
+    "SessionAccessError",
+    "StoreBusyError",
+    "StoreError",
+    "ToolCallLimitError",
+]
+
+
+class AgnoNBError(Exception):
+    """Base class of every error agno-nb raises on purpose."""
+
+    #: the run this error ended, when it ended one (the run is stored as ``failed``)
+    run_id: str | None = None
+
+
+class ConfigError(AgnoNBError, ValueError):
+    """The configuration of an agent, model or store is wrong."""
+
+
+class MissingAPIKeyError(ConfigError):
+    """No API key (or auth token) is configured for the model."""
+
+
+class ModelError(AgnoNBError):
+    """The model did not give a usable answer."""
+
+
+class ModelAPIError(ModelError):
+    """The model API answered with an error status."""
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, error_type: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.error_type = error_type
+
+
+class ModelTimeoutError(ModelError, TimeoutError):
+    """The model API did not answer within the configured timeout."""
+
+
+class ModelConnectionError(ModelError, ConnectionError):
+    """The model API could not be reached, or the connection broke mid-answer."""
+
+
+class OutputValidationError(ModelError):
+    """The model's final answer could not be validated against ``output_schema``."""
+
+
+class RunError(AgnoNBError):
+    """A run cannot start, go on, or be continued."""
+
+
+class RunNotFoundError(RunError, LookupError):
+    """No run with that id is in the store."""
+
+
+class RunStateError(RunError):
+    """The run is not in a state that allows the operation."""
+
+
+class RunLeaseError(RunError):
+    """Another process holds the lease to continue this run."""
+
+
+class ToolCallLimitError(RunError):
+    """The model asked for more tool calls or turns than the agent allows."""
+
+
+class ApprovalError(AgnoNBError):
+    """A decision on an approval cannot be applied."""
+
+
+class ApprovalNotFoundError(ApprovalError, LookupError):
+    """No approval with that id is in the store."""
+
+
+class ApprovalDecidedError(ApprovalError):
+    """The approval was decided already, or has expired."""
+
+
+class ApprovalPermissionError(ApprovalError, PermissionError):
+    """The principal may not decide this approval."""
+
+
+class SessionAccessError(AgnoNBError, PermissionError):
+    """The session belongs to another user."""
+
+
+class StoreError(AgnoNBError):
+    """The store cannot be read or written."""
+
+
+class StoreBusyError(StoreError, TimeoutError):
+    """Another process held the store file for longer than the lock timeout."""

@@ -1,0 +1,307 @@
+"""SQL jobs for approvals and run leases (standard SQL: DuckDB now, Postgres later).
+
+Each job takes a connection and runs inside one transaction of the store. A job never
+raises for a refused operation: it returns the reason, so that what it recorded (a
+refusal in ``approval_events``, an approval that expired) is committed; the store method
+raises after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from agno_nb.approvals import ApprovalRequest
+from agno_nb.exceptions import (
+    ApprovalDecidedError,
+    ApprovalNotFoundError,
+    RunLeaseError,
+    RunNotFoundError,
+    RunStateError,
+)
+from agno_nb.run import RunOutput, utcnow
+
+__all__ = [
+    "APPROVAL_COLUMNS",
+    "ApprovalStoreMixin",
+    "LeaseOutcome",
+    "decide_approval",
+    "insert_approvals",
+    "lease_run",
+    "record_event",
+    "select_approvals",
+]
+
+
+class Connection(Protocol):
+    def execute(self, query: str, parameters: Any = ..., /) -> Any: ...
+
+
+APPROVAL_COLUMNS = (
+    "approval_id", "run_id", "session_id", "agent_id", "tool_call_id", "tool_name", "args",
+    "required_role", "requested_by", "requested_at", "expires_at", "status", "decided_by",
+    "decided_at", "reason", "edited_args", "self_approval",
+)  # fmt: skip
+_SELECT = f"SELECT {', '.join(APPROVAL_COLUMNS)} FROM approvals"
+
+
+def _approval_from_row(row: tuple[Any, ...]) -> ApprovalRequest:
+    data = dict(zip(APPROVAL_COLUMNS, row, strict=True))
+    for column in ("args", "edited_args"):
+        if isinstance(data[column], str):
+            data[column] = json.loads(data[column])
+    return ApprovalRequest(**data)
+
+
+def insert_approvals(con: Connection, approvals: list[ApprovalRequest]) -> None:
+    marks = ", ".join("?" * len(APPROVAL_COLUMNS))
+    for a in approvals:
+        con.execute(
+            f"INSERT INTO approvals ({', '.join(APPROVAL_COLUMNS)}) VALUES ({marks})",
+            [
+                a.approval_id, a.run_id, a.session_id, a.agent_id, a.tool_call_id, a.tool_name,
+                json.dumps(a.args, default=str), a.required_role, a.requested_by,
+                a.requested_at, a.expires_at, a.status, a.decided_by, a.decided_at, a.reason,
+                None if a.edited_args is None else json.dumps(a.edited_args, default=str),
+                a.self_approval,
+            ],
+        )  # fmt: skip
+
+
+def select_approvals(
+    con: Connection, filters: dict[str, Any], *, limit: int = 1000
+) -> list[ApprovalRequest]:
+    """Approvals matching the equality ``filters`` (our column names), oldest first."""
+    used = {k: v for k, v in filters.items() if v is not None}
+    where = " WHERE " + " AND ".join(f"{k} = ?" for k in used) if used else ""
+    rows = con.execute(
+        f"{_SELECT}{where} ORDER BY requested_at, approval_id LIMIT ?", [*used.values(), limit]
+    ).fetchall()
+    return [_approval_from_row(r) for r in rows]
+
+
+def record_event(
+    con: Connection,
+    approval_id: str,
+    user_id: str,
+    action: str,
+    outcome: str,
+    detail: str,
+    at: datetime,
+) -> None:
+    """Append to the audit trail: every decision attempt, applied or refused."""
+    con.execute(
+        "INSERT INTO approval_events (approval_id, created_at, user_id, action, outcome, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [approval_id, at, user_id, action, outcome, detail],
+    )
+
+
+def _expire_overdue(con: Connection, where: str, params: list[Any], now: datetime) -> None:
+    con.execute(
+        "UPDATE approvals SET status = 'expired', decided_at = expires_at, "
+        "reason = 'the approval expired' "
+        f"WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= ? AND {where}",
+        [now, *params],
+    )
+
+
+def decide_approval(
+    con: Connection,
+    approval_id: str,
+    *,
+    status: str,
+    decided_by: str,
+    reason: str | None,
+    edited_args: dict[str, Any] | None,
+    now: datetime,
+) -> ApprovalRequest | str:
+    """Compare-and-set from ``pending``: the decided approval, or why it was refused."""
+    action = "approve" if status == "approved" else "reject"
+    _expire_overdue(con, "approval_id = ?", [approval_id], now)
+    found = select_approvals(con, {"approval_id": approval_id})
+    if not found:
+        return f"no approval {approval_id!r} in the store"
+    current = found[0]
+    if current.status != "pending":
+        if current.status == "expired":
+            problem = f"approval {approval_id} expired at {current.expires_at:%Y-%m-%d %H:%M:%S %Z}"
+        else:
+            problem = (
+                f"approval {approval_id} was already {current.status} by {current.decided_by} "
+                f"at {current.decided_at:%Y-%m-%d %H:%M:%S %Z}"
+            )
+        record_event(con, approval_id, decided_by, action, "refused", problem, now)
+        return problem
+    con.execute(
+        "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, reason = ?, "
+        "edited_args = ? WHERE approval_id = ? AND status = 'pending'",
+        [
+            status, decided_by, now, reason,
+            None if edited_args is None else json.dumps(edited_args, default=str), approval_id,
+        ],
+    )  # fmt: skip
+    record_event(con, approval_id, decided_by, action, "applied", reason or "", now)
+    return select_approvals(con, {"approval_id": approval_id})[0]
+
+
+@dataclass(slots=True)
+class LeaseOutcome:
+    """What ``lease_run`` found: the approvals of a leased run, or why it was refused."""
+
+    approvals: list[ApprovalRequest]
+    problem: str | None = None
+    kind: str = ""  # "not_found" | "state" | "lease" when refused
+
+
+def lease_run(
+    con: Connection, run_id: str, *, owner: str, ttl: timedelta, agent_id: str, now: datetime
+) -> LeaseOutcome:
+    """Move a paused run whose approvals are all decided to ``running`` under a lease."""
+    row = con.execute(
+        "SELECT status, agent_id, lease_owner, lease_expires_at FROM runs WHERE run_id = ?",
+        [run_id],
+    ).fetchone()
+    if row is None:
+        return LeaseOutcome([], f"no run {run_id!r} in the store", "not_found")
+    status, run_agent, lease_owner, lease_expires = row
+    if run_agent != agent_id:
+        return LeaseOutcome([], f"run {run_id} belongs to agent {run_agent!r}", "state")
+    if status == "running" and lease_owner and lease_expires > now:
+        return LeaseOutcome(
+            [], f"run {run_id} is being continued by {lease_owner} (lease until "
+            f"{lease_expires:%H:%M:%S %Z}); only one process continues a run", "lease",
+        )  # fmt: skip
+    if status == "running" and lease_owner:
+        con.execute(
+            "UPDATE runs SET status = 'failed', error = ?, error_type = 'RunLeaseError', "
+            "finished_at = ?, updated_at = ? WHERE run_id = ?",
+            [f"the process {lease_owner} continuing this run stopped before it finished",
+             now, now, run_id],
+        )  # fmt: skip
+        return LeaseOutcome(
+            [], f"run {run_id} was being continued by {lease_owner}, which stopped before "
+            "finishing (its lease expired); the run is marked failed", "state",
+        )  # fmt: skip
+    if status != "paused":
+        return LeaseOutcome(
+            [], f"run {run_id} is {status}, not paused: there is nothing to continue "
+            "(a continue is never replayed)", "state",
+        )  # fmt: skip
+    _expire_overdue(con, "run_id = ?", [run_id], now)
+    approvals = select_approvals(con, {"run_id": run_id})
+    waiting = [a for a in approvals if a.status == "pending"]
+    if waiting:
+        listed = "; ".join(
+            f"{a.approval_id} {a.tool_name}({json.dumps(a.args)}) needs {a.required_role!r}"
+            for a in waiting
+        )
+        return LeaseOutcome(
+            approvals, f"run {run_id} has {len(waiting)} undecided approval(s): {listed}",
+            "state",
+        )  # fmt: skip
+    con.execute(
+        "UPDATE runs SET status = 'running', lease_owner = ?, lease_expires_at = ?, "
+        "updated_at = ? WHERE run_id = ? AND status = 'paused'",
+        [owner, now + ttl, now, run_id],
+    )
+    return LeaseOutcome(approvals)
+
+
+class ApprovalStoreMixin:
+    """The approval and lease methods of a store, on top of its ``call(fn)``."""
+
+    def call(self, fn: Any) -> Any:  # provided by the store class
+        raise NotImplementedError
+
+    def save_pause(self, run: RunOutput, approvals: list[ApprovalRequest]) -> None:
+        """Persist a paused run and its new approvals, durably, in one transaction."""
+        self.save_run(run, durable=True)  # type: ignore[attr-defined]
+        self.call(lambda con: insert_approvals(con, approvals))
+
+    def get_approval(self, approval_id: str) -> ApprovalRequest | None:
+        found = self.call(lambda con: select_approvals(con, {"approval_id": approval_id}))
+        return self._bind(found[0]) if found else None
+
+    def list_approvals(
+        self,
+        *,
+        status: str | None = None,
+        run_id: str | None = None,
+        session_id: str | None = None,
+        agent_id: str | None = None,
+        requested_by: str | None = None,
+        limit: int = 1000,
+    ) -> list[ApprovalRequest]:
+        """Approvals matching the filters, oldest first."""
+        filters = {
+            "status": status, "run_id": run_id, "session_id": session_id,
+            "agent_id": agent_id, "requested_by": requested_by,
+        }  # fmt: skip
+        found = self.call(lambda con: select_approvals(con, filters, limit=limit))
+        return [self._bind(a) for a in found]
+
+    def decide_approval(
+        self,
+        approval_id: str,
+        *,
+        status: str,
+        decided_by: str,
+        reason: str | None = None,
+        edited_args: dict[str, Any] | None = None,
+    ) -> ApprovalRequest:
+        """Compare-and-set from ``pending``; raises ``ApprovalDecidedError`` (double or
+        expired decision) or ``ApprovalNotFoundError``, having recorded the refusal."""
+        now = utcnow()
+        outcome = self.call(
+            lambda con: decide_approval(
+                con, approval_id, status=status, decided_by=decided_by, reason=reason,
+                edited_args=edited_args, now=now,
+            )
+        )  # fmt: skip
+        if isinstance(outcome, str):
+            if outcome.startswith("no approval"):
+                raise ApprovalNotFoundError(outcome)
+            raise ApprovalDecidedError(outcome)
+        return self._bind(outcome)
+
+    def record_approval_event(
+        self, approval_id: str, user_id: str, action: str, outcome: str, detail: str
+    ) -> None:
+        now = utcnow()
+        self.call(lambda con: record_event(con, approval_id, user_id, action, outcome, detail, now))
+
+    def list_approval_events(self, approval_id: str | None = None) -> list[dict[str, Any]]:
+        """The audit trail, oldest first: who tried to decide what, and what happened."""
+        where, params = ("WHERE approval_id = ?", [approval_id]) if approval_id else ("", [])
+        columns = ("approval_id", "created_at", "user_id", "action", "outcome", "detail")
+        rows = self.call(
+            lambda con: con.execute(
+                f"SELECT {', '.join(columns)} FROM approval_events {where} ORDER BY created_at",
+                params,
+            ).fetchall()
+        )
+        return [dict(zip(columns, row, strict=True)) for row in rows]
+
+    def lease_run(self, run_id: str, *, owner: str, ttl: timedelta, agent_id: str) -> RunOutput:
+        """Take a paused run for continuing; raises ``RunNotFoundError``,
+        ``RunLeaseError`` (another process has it) or ``RunStateError``."""
+        now = utcnow()
+        outcome: LeaseOutcome = self.call(
+            lambda con: lease_run(con, run_id, owner=owner, ttl=ttl, agent_id=agent_id, now=now)
+        )
+        if outcome.problem is not None:
+            error = {"not_found": RunNotFoundError, "lease": RunLeaseError}.get(
+                outcome.kind, RunStateError
+            )
+            raise error(outcome.problem)
+        run = self.get_run(run_id)  # type: ignore[attr-defined]
+        assert run is not None
+        run.approvals = [self._bind(a) for a in outcome.approvals]
+        return run  # type: ignore[no-any-return]
+
+    def _bind(self, approval: ApprovalRequest) -> ApprovalRequest:
+        approval.store = self  # type: ignore[assignment]
+        return approval

@@ -1,0 +1,225 @@
+"""Tools: Python functions the model may call.
+
+``@tool`` turns a function (sync or async) into a ``Tool``. The JSON schema the model sees
+comes from the type hints and the docstring (Google, NumPy or reST ``Args`` sections), via
+pydantic; the same pydantic model validates the model's arguments before the call. A first
+parameter annotated ``RunContext`` receives the run's ids and the agent, and is not shown
+to the model. The schema is built on first use, so defining tools stays cheap.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints, overload
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from agno_nb.agent import Agent
+    from agno_nb.approvals import ApprovalSpec
+
+__all__ = ["RunContext", "Tool", "ToolArgumentsError", "ToolDefinition", "tool"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(slots=True, frozen=True)
+class RunContext:
+    """What a tool may know about the run that calls it."""
+
+    run_id: str
+    session_id: str
+    user_id: str
+    agent: Agent
+
+
+@dataclass(slots=True, frozen=True)
+class ToolDefinition:
+    """A tool as the model sees it."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+class ToolArgumentsError(ValueError):
+    """The model's arguments do not fit the tool's schema (sent back to the model)."""
+
+
+def _strip_titles(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _strip_titles(v) for k, v in schema.items() if k != "title"}
+    if isinstance(schema, list):
+        return [_strip_titles(v) for v in schema]
+    return schema
+
+
+def _format_validation_error(name: str, error: Any) -> str:
+    problems = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(p) for p in item["loc"]) or "arguments"
+        problems.append(f"{where}: {item['msg']}")
+    return f"Invalid arguments for tool {name!r}: " + "; ".join(problems)
+
+
+class Tool:
+    """A callable the model may use, with its schema and approval policy."""
+
+    __slots__ = (
+        "_args_model",
+        "_definition",
+        "approval",
+        "description",
+        "function",
+        "is_async",
+        "name",
+        "takes_ctx",
+    )
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        approval: ApprovalSpec = None,
+    ) -> None:
+        self.function = function
+        self.name = name or function.__name__
+        self.description = description
+        self.approval = approval
+        self.is_async = inspect.iscoroutinefunction(function)
+        self.takes_ctx = _first_param_is_context(function)
+        self._args_model: type[BaseModel] | None = None
+        self._definition: ToolDefinition | None = None
+
+    def __repr__(self) -> str:
+        return f"Tool({self.name!r}, approval={self.approval!r})"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the wrapped function directly (handy in tests and notebooks)."""
+        return self.function(*args, **kwargs)
+
+    @property
+    def args_model(self) -> type[BaseModel]:
+        if self._args_model is None:
+            self._build()
+        assert self._args_model is not None
+        return self._args_model
+
+    @property
+    def definition(self) -> ToolDefinition:
+        if self._definition is None:
+            self._build()
+        assert self._definition is not None
+        return self._definition
+
+    def _build(self) -> None:
+        from docstring_parser import parse
+        from pydantic import ConfigDict, Field, create_model
+
+        doc = parse(inspect.getdoc(self.function) or "")
+        param_docs = {p.arg_name: p.description for p in doc.params}
+        hints = get_type_hints(self.function, include_extras=True)
+        fields: dict[str, Any] = {}
+        params = list(inspect.signature(self.function).parameters.values())
+        if self.takes_ctx:
+            params = params[1:]
+        for param in params:
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise TypeError(f"tool {self.name!r}: *args and **kwargs are not supported")
+            annotation = hints.get(param.name, Any)
+            default = ... if param.default is param.empty else param.default
+            fields[param.name] = (
+                annotation,
+                Field(default, description=param_docs.get(param.name)),
+            )
+        self._args_model = create_model(
+            f"{self.name}_args", __config__=ConfigDict(extra="forbid"), **fields
+        )
+        description = self.description
+        if description is None:
+            parts = [doc.short_description or "", doc.long_description or ""]
+            description = "\n\n".join(p for p in parts if p) or self.name
+        schema = _strip_titles(self._args_model.model_json_schema())
+        self._definition = ToolDefinition(self.name, description, schema)
+
+    def validate(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The model's arguments, validated and converted; raises ToolArgumentsError."""
+        from pydantic import ValidationError
+
+        try:
+            model = self.args_model.model_validate(args)
+        except ValidationError as exc:
+            raise ToolArgumentsError(_format_validation_error(self.name, exc)) from None
+        return {name: getattr(model, name) for name in type(model).model_fields}
+
+    async def call(self, args: dict[str, Any], ctx: RunContext) -> Any:
+        """Validate ``args`` and call the function (awaiting it if async)."""
+        kwargs = self.validate(args)
+        result = self.function(ctx, **kwargs) if self.takes_ctx else self.function(**kwargs)
+        if self.is_async or inspect.isawaitable(result):
+            result = await result
+        return result
+
+
+def _first_param_is_context(function: Callable[..., Any]) -> bool:
+    params = list(inspect.signature(function).parameters.values())
+    if not params:
+        return False
+    annotation = params[0].annotation
+    if isinstance(annotation, str):
+        return annotation.split(".")[-1] == "RunContext"
+    return annotation is RunContext
+
+
+@overload
+def tool(function: F, /) -> Tool: ...
+
+
+@overload
+def tool(
+    *, name: str | None = None, description: str | None = None, approval: ApprovalSpec = None
+) -> Callable[[Callable[..., Any]], Tool]: ...
+
+
+def tool(
+    function: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    approval: ApprovalSpec = None,
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
+    """Make a function a tool: ``@tool`` or ``@tool(approval="required")``.
+
+    ``approval`` is ``None`` (runs automatically), ``"required"`` (any authorised person
+    approves), a role name such as ``"admin"``, an ``Approval(...)``, or a callable that
+    gets the ``ToolCall`` and returns one of those.
+    """
+
+    def wrap(fn: Callable[..., Any]) -> Tool:
+        return Tool(fn, name=name, description=description, approval=approval)
+
+    return wrap(function) if function is not None else wrap
+
+
+def as_tool(obj: Tool | Callable[..., Any]) -> Tool:
+    """A ``Tool`` for a tool or a plain function."""
+    return obj if isinstance(obj, Tool) else Tool(obj)
+
+
+def result_to_content(result: Any) -> Any:
+    """A tool's return value as JSON-able data, as kept in the run."""
+    if hasattr(result, "model_dump"):
+        return result.model_dump(mode="json")
+    if result is None or isinstance(result, str | int | float | bool | list | dict):
+        return result
+    try:
+        json.dumps(result)
+    except TypeError:
+        return str(result)
+    return result

@@ -1,0 +1,203 @@
+"""Claude over the real anthropic SDK, against FakeAnthropic on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agno_nb import Agent, Claude, tool
+from agno_nb.events import RunContent
+from agno_nb.exceptions import (
+    MissingAPIKeyError,
+    ModelAPIError,
+    ModelConnectionError,
+    ModelError,
+    ModelTimeoutError,
+)
+from agno_nb.testing import FakeAnthropic, Turn
+from agno_nb.testing.fake_anthropic import ToolCall
+
+
+@tool
+def lookup_order(order_id: str) -> dict[str, str]:
+    """Look up an order by its id."""
+    return {"id": order_id, "status": "shipped"}
+
+
+@tool
+def fail(reason: str) -> str:
+    """Always fails."""
+    raise ValueError(reason)
+
+
+def claude(fake: FakeAnthropic, **kwargs: object) -> Claude:
+    opts: dict[str, object] = {"api_key": "sk-test", "base_url": fake.url, "max_retries": 0}
+    opts.update(kwargs)
+    return Claude("claude-sonnet-4-6", **opts)  # type: ignore[arg-type]
+
+
+def test_text_streams_as_run_content_with_usage(fake: FakeAnthropic) -> None:
+    fake.reset(
+        [
+            Turn.text(
+                "Order 42 has shipped and will arrive on Monday.",
+                input_tokens=120,
+                output_tokens=12,
+                cache_read_input_tokens=100,
+                cache_creation_input_tokens=20,
+            )
+        ]
+    )
+    agent = Agent("support", model=claude(fake), instructions="Be kind.", db=False)
+    events = list(agent.run("Where is order 42?", stream=True))
+    deltas = [e.content for e in events if isinstance(e, RunContent)]
+    assert len(deltas) > 2
+    run = events[-1].run  # type: ignore[union-attr]
+    assert "".join(deltas) == run.content == "Order 42 has shipped and will arrive on Monday."
+    assert (run.usage.input_tokens, run.usage.output_tokens) == (120, 12)
+    assert (run.usage.cache_read_tokens, run.usage.cache_write_tokens) == (100, 20)
+    assert run.stop_reason == "end_turn"
+    request = fake.requests[0]
+    assert request.stream is True and request.model == "claude-sonnet-4-6"
+    assert request.system == "Be kind."
+    assert request.headers["authorization"] == "Bearer sk-test"
+    assert request.messages == [
+        {"role": "user", "content": [{"type": "text", "text": "Where is order 42?"}]}
+    ]
+
+
+def test_several_tool_calls_in_one_turn_and_their_results(fake: FakeAnthropic) -> None:
+    fake.reset(
+        [
+            Turn.tool_calls(
+                [
+                    ToolCall("lookup_order", {"order_id": "42"}, id="toolu_1"),
+                    ToolCall("fail", {"reason": "no stock"}, id="toolu_2"),
+                ],
+                reply="Let me check.",
+            ),
+            Turn.text("42 shipped; the other failed."),
+        ]
+    )
+    agent = Agent("support", model=claude(fake), tools=[lookup_order, fail], db=False)
+    run = agent.run("Check 42")
+    assert run.status == "completed" and run.content == "42 shipped; the other failed."
+    assert [(t.name, t.args, t.status) for t in run.tool_calls] == [
+        ("lookup_order", {"order_id": "42"}, "completed"),
+        ("fail", {"reason": "no stock"}, "error"),
+    ]
+    first, second = fake.requests
+    assert [t["name"] for t in first.tools] == ["lookup_order", "fail"]
+    assert first.tools[0]["input_schema"]["properties"]["order_id"]["type"] == "string"
+    assistant, results = second.messages[1], second.messages[2]
+    assert assistant["content"][0] == {"type": "text", "text": "Let me check."}
+    assert assistant["content"][1]["input"] == {"order_id": "42"}
+    assert results["content"] == [
+        {
+            "type": "tool_result",
+            "tool_use_id": "toolu_1",
+            "content": '{"id": "42", "status": "shipped"}',
+            "is_error": False,
+        },
+        {
+            "type": "tool_result",
+            "tool_use_id": "toolu_2",
+            "content": "Tool 'fail' raised ValueError: no stock",
+            "is_error": True,
+        },
+    ]
+    assert run.usage.requests == 2
+
+
+def test_max_tokens_and_refusal_stop_reasons(fake: FakeAnthropic) -> None:
+    agent = Agent("a", model=claude(fake), tools=[lookup_order], db=False)
+    fake.reset([Turn.text("A long answer cut", stop_reason="max_tokens")])
+    run = agent.run("go")
+    assert (run.status, run.stop_reason, run.content) == (
+        "completed",
+        "max_tokens",
+        "A long answer cut",
+    )
+    fake.reset([Turn.text("I can't help with that.", stop_reason="refusal")])
+    assert agent.run("go").stop_reason == "refusal"
+    fake.reset([Turn.tool_call("lookup_order", {"order_id": "1"}, stop_reason="max_tokens")])
+    with pytest.raises(ModelError, match="cut off at max_tokens"):
+        agent.run("go")
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [
+        (429, "rate_limit_error"),
+        (500, "api_error"),
+        (529, "overloaded_error"),
+        (400, "invalid_request_error"),
+        (401, "authentication_error"),
+    ],
+)
+def test_api_error_statuses_fail_the_run_and_keep_it_in_the_store(
+    fake: FakeAnthropic, db_path: str, status: int, error_type: str
+) -> None:
+    fake.reset([Turn.error(status, f"scripted {status}")])
+    agent = Agent("a", model=claude(fake), db=db_path)
+    with pytest.raises(ModelAPIError) as err:
+        agent.run("hello", session_id="s1", user_id="ana")
+    assert err.value.status_code == status and err.value.error_type == error_type
+    assert f"answered {status} {error_type}: scripted {status}" in str(err.value)
+    stored = agent.store.get_run(err.value.run_id)  # type: ignore[union-attr,arg-type]
+    assert stored is not None and stored.status == "failed"
+    assert stored.error == str(err.value) and stored.error_type == "ModelAPIError"
+    assert stored.messages[0].text == "hello" and stored.session_id == "s1"
+
+
+def test_retries_are_configurable(fake: FakeAnthropic) -> None:
+    fake.reset([Turn.error(429), Turn.text("ok after a retry")])
+    run = Agent("a", model=claude(fake, max_retries=1), db=False).run("go")
+    assert run.content == "ok after a retry" and len(fake.requests) == 2
+
+
+def test_mid_stream_error_and_truncated_stream(fake: FakeAnthropic) -> None:
+    agent = Agent("a", model=claude(fake), db=False)
+    fake.reset(
+        [Turn.text("partial answer that breaks", error_after=4, error_type="overloaded_error")]
+    )
+    with pytest.raises(ModelAPIError, match="overloaded_error"):
+        agent.run("go")
+    fake.reset([Turn.text("partial answer that is cut", truncate_after=4)])
+    with pytest.raises(ModelConnectionError, match="broke off"):
+        agent.run("go")
+
+
+def test_timeout(fake: FakeAnthropic) -> None:
+    fake.reset([Turn.text("too late", delay=2.0)])
+    with pytest.raises(ModelTimeoutError, match=r"no answer within 0.2 s"):
+        Agent("a", model=claude(fake, timeout=0.2), db=False).run("go")
+
+
+def test_env_vars_are_honoured(fake: FakeAnthropic, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url or "")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-from-env")
+    fake.reset([Turn.text("hi")])
+    run = Agent("a", model="anthropic:claude-sonnet-4-6", db=False).run("go")
+    assert run.content == "hi"
+    assert fake.requests[0].headers["authorization"] == "Bearer sk-from-env"
+
+
+def test_missing_api_key_is_a_clear_error() -> None:
+    with pytest.raises(MissingAPIKeyError, match="set ANTHROPIC_API_KEY"):
+        Agent("a", model=Claude(), db=False).run("go")
+
+
+async def test_sdk_clients_are_shared_across_claude_objects_on_a_loop(
+    fake: FakeAnthropic,
+) -> None:
+    first, second = claude(fake)._client(), claude(fake)._client()
+    assert first is second
+    assert claude(fake, timeout=5.0)._client() is not first
+    other = await asyncio.to_thread(lambda: asyncio.run(_client_of(claude(fake))))
+    assert other is not first
+
+
+async def _client_of(model: Claude) -> object:
+    return model._client()
