@@ -7,10 +7,11 @@ diagram in ARCHITECTURE.md.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from agno_nb import events as ev
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from agno_nb.agent import Agent
     from agno_nb.models import Model
     from agno_nb.storage import Store
+    from agno_nb.tools import Tool
 
 OUTPUT_TOOL = "final_result"
 
@@ -271,7 +273,13 @@ async def execute_tool(
             known = ", ".join(sorted(agent.tools_by_name)) or "none"
             raise ToolArgumentsError(f"Unknown tool {execution.name!r}. Available tools: {known}.")
         ctx = RunContext(run.run_id, run.session_id, run.user_id, agent)
-        result = result_to_content(await tool.call(args, ctx))
+        if tool.reports_progress:
+            box: list[Any] = []
+            async for progress in _call_reporting_progress(tool, args, ctx, execution, ids, box):
+                yield progress
+            result = result_to_content(box[0])
+        else:
+            result = result_to_content(await tool.call(args, ctx))
     except ToolArgumentsError as exc:
         execution.status, execution.error = "error", str(exc)
     except Exception as exc:  # the tool's own failure goes back to the model
@@ -286,6 +294,42 @@ async def execute_tool(
         yield ev.ToolCallError(**ids, tool=execution)
     else:
         yield ev.ToolCallCompleted(**ids, tool=execution)
+
+
+async def _call_reporting_progress(
+    tool: Tool,
+    args: dict[str, Any],
+    ctx: RunContext,
+    execution: ToolExecution,
+    ids: dict[str, str],
+    box: list[Any],
+) -> AsyncIterator[ev.ToolCallProgress]:
+    """Run the call as a task and yield its progress reports as they come; the result
+    goes into ``box`` (exceptions propagate)."""
+    queue: asyncio.Queue[ev.ToolCallProgress] = asyncio.Queue()
+
+    def report(progress: float, total: float | None, message: str | None) -> None:
+        queue.put_nowait(
+            ev.ToolCallProgress(
+                **ids, tool=execution, progress=progress, total=total, message=message
+            )
+        )
+
+    task = asyncio.ensure_future(tool.call(args, replace(ctx, on_progress=report)))
+    try:
+        while not task.done():
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                yield getter.result()
+            else:
+                getter.cancel()
+        while not queue.empty():
+            yield queue.get_nowait()
+    finally:
+        if not task.done():
+            task.cancel()
+    box.append(task.result())
 
 
 def _results_message(run: RunOutput, calls: list[ToolCallPart]) -> Message:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from agno_nb.approvals import ApprovalSpec
     from agno_nb.models import Model
     from agno_nb.storage import Store
-    from agno_nb.tools import Tool, ToolDefinition
+    from agno_nb.tools import Tool, ToolDefinition, Toolset
 
 __all__ = ["Agent"]
 
@@ -66,7 +66,7 @@ class Agent:
         id: str | None = None,
         description: str | None = None,
         instructions: str | Sequence[str] | None = None,
-        tools: Sequence[Tool | Callable[..., Any]] = (),
+        tools: Sequence[Tool | Toolset | Callable[..., Any]] = (),
         db: str | os.PathLike[str] | Store | Literal[False] | None = _DEFAULT,
         add_history_to_context: bool = False,
         num_history_runs: int = 3,
@@ -135,10 +135,43 @@ class Agent:
 
     @property
     def tools(self) -> list[Tool]:
+        """The tools as of the last resolution (toolsets such as MCP servers add theirs
+        when a run starts)."""
         if self._tools is None:
-            from agno_nb.tools import as_tool
+            from agno_nb.tools import Toolset, as_tool
 
-            self._tools = [as_tool(t) for t in self.tool_specs]
+            self._tools = [as_tool(t) for t in self.tool_specs if not isinstance(t, Toolset)]
+        return self._tools
+
+    @property
+    def toolsets(self) -> list[Toolset]:
+        from agno_nb.tools import Toolset
+
+        return [t for t in self.tool_specs if isinstance(t, Toolset)]
+
+    async def resolve_tools(self) -> list[Tool]:
+        """Ask each toolset for its current tools (connecting if needed) and refresh the
+        tool list, the lookup and the definitions when it changed."""
+        from agno_nb.tools import Toolset, as_tool
+
+        resolved: list[Tool] = []
+        for spec in self.tool_specs:
+            if isinstance(spec, Toolset):
+                resolved.extend(await spec.get_tools())
+            else:
+                resolved.append(as_tool(spec))
+        if self._tools is None or [id(t) for t in resolved] != [id(t) for t in self._tools]:
+            names = [t.name for t in resolved]
+            clashes = sorted({n for n in names if names.count(n) > 1})
+            if clashes:
+                from agno_nb.exceptions import ConfigError
+
+                raise ConfigError(
+                    f"agent {self.name!r} has several tools named {', '.join(clashes)}: "
+                    "give MCP toolsets a prefix (MCPTools(..., prefix='name_'))"
+                )
+            self._tools = resolved
+            self._tools_by_name = self._tool_definitions = None
         return self._tools
 
     @property
@@ -207,6 +240,8 @@ class Agent:
                 for past in store.history(run.session_id, run.user_id, self.num_history_runs):
                     history.extend(past.messages)
         run.messages.append(Message.user(prompt))
+        if self.toolsets:
+            await self.resolve_tools()
         setup = RunSetup(self, self.model, store, history)
         async for event in run_events(setup, run):
             yield event
@@ -306,6 +341,8 @@ class Agent:
         if self.add_history_to_context and self.num_history_runs > 0:
             for past in store.history(run.session_id, run.user_id, self.num_history_runs):
                 history.extend(past.messages)
+        if self.toolsets:
+            await self.resolve_tools()
         setup = RunSetup(self, self.model, store, history)
         resume = ev.RunContinued(
             run_id=run.run_id,

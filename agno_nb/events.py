@@ -28,6 +28,7 @@ __all__ = [
     "RunStarted",
     "ToolCallCompleted",
     "ToolCallError",
+    "ToolCallProgress",
     "ToolCallStarted",
 ]
 
@@ -124,6 +125,24 @@ class ToolCallCompleted(_ToolEvent):
 
 
 @dataclass(slots=True, kw_only=True)
+class ToolCallProgress(_ToolEvent):
+    """A long-running tool reports how far it is (MCP progress notifications)."""
+
+    event: ClassVar[str] = "ToolCallProgress"
+    progress: float
+    total: float | None = None
+    message: str | None = None
+
+    def _payload(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool.to_dict(),
+            "progress": self.progress,
+            "total": self.total,
+            "message": self.message,
+        }
+
+
+@dataclass(slots=True, kw_only=True)
 class ToolCallError(_ToolEvent):
     """A tool call failed (bad arguments, exception, rejection); the model is told."""
 
@@ -186,6 +205,7 @@ RunEvent: TypeAlias = (
     | RunContent
     | ToolCallStarted
     | ToolCallCompleted
+    | ToolCallProgress
     | ToolCallError
     | ApprovalRequested
     | RunPaused

@@ -13,7 +13,15 @@ import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Protocol,
+    TypeVar,
+    get_type_hints,
+    overload,
+    runtime_checkable,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -21,9 +29,19 @@ if TYPE_CHECKING:
     from agno_nb.agent import Agent
     from agno_nb.approvals import ApprovalSpec
 
-__all__ = ["RunContext", "Tool", "ToolArgumentsError", "ToolDefinition", "tool"]
+__all__ = [
+    "RunContext",
+    "Tool",
+    "ToolArgumentsError",
+    "ToolDefinition",
+    "Toolset",
+    "tool",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+ProgressCallback = Callable[[float, "float | None", "str | None"], None]
 
 
 @dataclass(slots=True, frozen=True)
@@ -34,6 +52,26 @@ class RunContext:
     session_id: str
     user_id: str
     agent: Agent
+    on_progress: ProgressCallback | None = None
+
+    def report_progress(
+        self, progress: float, total: float | None = None, message: str | None = None
+    ) -> None:
+        """Tell the run's event stream how far a long tool call is (``ToolCallProgress``).
+
+        Takes effect for tools created with ``reports_progress=True``; a no-op otherwise.
+        """
+        if self.on_progress is not None:
+            self.on_progress(progress, total, message)
+
+
+@runtime_checkable
+class Toolset(Protocol):
+    """A source of several tools resolved at run time (e.g. an MCP server)."""
+
+    async def get_tools(self) -> list[Tool]:
+        """The tools on offer now (connecting first if needed)."""
+        ...
 
 
 @dataclass(slots=True, frozen=True)
@@ -75,7 +113,9 @@ class Tool:
         "description",
         "function",
         "is_async",
+        "metadata",
         "name",
+        "reports_progress",
         "takes_ctx",
     )
 
@@ -86,6 +126,9 @@ class Tool:
         name: str | None = None,
         description: str | None = None,
         approval: ApprovalSpec = None,
+        input_schema: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        reports_progress: bool = False,
     ) -> None:
         self.function = function
         self.name = name or function.__name__
@@ -93,8 +136,12 @@ class Tool:
         self.approval = approval
         self.is_async = inspect.iscoroutinefunction(function)
         self.takes_ctx = _first_param_is_context(function)
+        self.metadata = metadata or {}
+        self.reports_progress = reports_progress
         self._args_model: type[BaseModel] | None = None
         self._definition: ToolDefinition | None = None
+        if input_schema is not None:  # the schema is given (MCP): the server validates
+            self._definition = ToolDefinition(self.name, description or self.name, input_schema)
 
     def __repr__(self) -> str:
         return f"Tool({self.name!r}, approval={self.approval!r})"
@@ -151,6 +198,9 @@ class Tool:
         """The model's arguments, validated and converted; raises ToolArgumentsError."""
         from pydantic import ValidationError
 
+        if self._args_model is None and self._definition is not None:
+            return _check_given_schema(self.name, self._definition.input_schema, args)
+
         try:
             model = self.args_model.model_validate(args)
         except ValidationError as exc:
@@ -164,6 +214,20 @@ class Tool:
         if self.is_async or inspect.isawaitable(result):
             result = await result
         return result
+
+
+def _check_given_schema(name: str, schema: dict[str, Any], args: Any) -> dict[str, Any]:
+    """The light check of arguments for a tool whose schema came from elsewhere: an object
+    with the required keys and, if the schema says so, no others."""
+    if not isinstance(args, dict):
+        raise ToolArgumentsError(f"Invalid arguments for tool {name!r}: expected an object")
+    problems = [f"{key}: Field required" for key in schema.get("required", []) if key not in args]
+    if schema.get("additionalProperties") is False:
+        known = schema.get("properties", {})
+        problems += [f"{key}: Extra inputs are not permitted" for key in args if key not in known]
+    if problems:
+        raise ToolArgumentsError(f"Invalid arguments for tool {name!r}: " + "; ".join(problems))
+    return args
 
 
 def _first_param_is_context(function: Callable[..., Any]) -> bool:

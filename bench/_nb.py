@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from bench._scenario import API_KEY, INSTRUCTIONS, MAX_TOKENS, MODEL_ID, get_weather
 
 if TYPE_CHECKING:
-    from anthropic import Anthropic, AsyncAnthropic
+    from anthropic import AsyncAnthropic
 
     from agno_nb import Agent, RunOutput
 
@@ -36,11 +36,11 @@ def agent(
     )
 
 
-def raw_clients(url: str) -> tuple[AsyncAnthropic, Anthropic]:
-    """One async and one sync SDK client, reused by every raw baseline run."""
-    from anthropic import Anthropic, AsyncAnthropic
+def async_client(url: str) -> AsyncAnthropic:
+    """A raw SDK client for one baseline variant, reused by all its runs."""
+    from anthropic import AsyncAnthropic
 
-    return AsyncAnthropic(api_key=API_KEY, base_url=url), Anthropic(api_key=API_KEY, base_url=url)
+    return AsyncAnthropic(api_key=API_KEY, base_url=url)
 
 
 def check_run(run: RunOutput | Any) -> None:

@@ -31,12 +31,36 @@ def summarize(samples: list[float]) -> Summary:
     return {"median": statistics.median(ms), "p90": p90, "min": ms[0], "n": float(len(ms))}
 
 
-def on_loop(
-    loop: asyncio.AbstractEventLoop, make: Callable[[], Awaitable[Any]]
-) -> Callable[[], Any]:
-    """A plain callable that runs ``make()`` to completion on ``loop`` (so that async and
-    sync variants are timed alike, from synchronous code)."""
-    return lambda: loop.run_until_complete(make())
+class Loops:
+    """One event loop per variant, so that what a run leaves behind on its loop (an async
+    generator finalised late, a callback) is paid by that variant's next run, not by
+    another variant's. Each loop is driven from synchronous code (``run_until_complete``)
+    so that async and sync variants are timed alike."""
+
+    def __init__(self) -> None:
+        self._loops: list[asyncio.AbstractEventLoop] = []
+
+    def new(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.new_event_loop()
+        self._loops.append(loop)
+        return loop
+
+    def runner(self, make: Callable[[], Awaitable[Any]]) -> Callable[[], Any]:
+        """A plain callable running ``make()`` to completion on a loop of its own."""
+        loop = self.new()
+        return lambda: loop.run_until_complete(make())
+
+    def close(self) -> None:
+        for loop in self._loops:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+        self._loops.clear()
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def interleaved(
@@ -44,27 +68,32 @@ def interleaved(
     *,
     iterations: int,
     warmup: int,
+    after: Mapping[str, Callable[[], Any]] | None = None,
     label: str = "",
 ) -> dict[str, list[float]]:
     """Time each variant ``warmup + iterations`` times, round robin.
 
     Each round runs every variant once, starting one variant further each round, so slow
-    drift (CPU frequency, a growing database, the other process) hits all of them alike.
-    The warm-up rounds are timed but dropped. Returns seconds per call, per variant.
+    drift (CPU frequency, a growing database, other processes) hits all of them alike.
+    ``after[name]`` runs untimed right after variant ``name`` (say, waiting for its
+    write-behind work, so that it does not land on the next variant); its own duration is
+    kept under ``"name+after"``. Warm-up rounds are dropped. Returns seconds per call.
     """
+    after = after or {}
     names = list(variants)
     samples: dict[str, list[float]] = {name: [] for name in names}
+    samples.update({f"{name}+after": [] for name in after})
     gc.collect()
     total = warmup + iterations
     for i in range(total):
         shift = i % len(names)
         for name in names[shift:] + names[:shift]:
-            fn = variants[name]
-            start = time.perf_counter()
-            fn()
-            elapsed = time.perf_counter() - start
+            elapsed = _timed(variants[name])
+            settle = _timed(after[name]) if name in after else None
             if i >= warmup:
                 samples[name].append(elapsed)
+                if settle is not None:
+                    samples[f"{name}+after"].append(settle)
         if label and (i + 1) % max(1, total // 4) == 0:
             progress(f"{label}: round {i + 1}/{total}")
     return samples

@@ -9,7 +9,6 @@ SDK baselines with this venv's anthropic, in this process, interleaved with Agno
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Callable
@@ -32,11 +31,11 @@ from bench._scenario import (  # noqa: E402
     get_weather,
 )
 from bench._stats import (  # noqa: E402
+    Loops,
     head_tail,
     instantiation_us,
     interleaved,
     kib_per_object,
-    on_loop,
     sequential,
     summarize,
 )
@@ -97,51 +96,54 @@ def cmd_instantiate(args: argparse.Namespace) -> Json:
 def cmd_overhead(args: argparse.Namespace) -> Json:
     from anthropic import Anthropic, AsyncAnthropic
 
-    loop = asyncio.new_event_loop()
-    client = AsyncAnthropic(api_key=API_KEY, base_url=args.url)
+    loops = Loops()
+    create_client = AsyncAnthropic(api_key=API_KEY, base_url=args.url)
+    stream_client = AsyncAnthropic(api_key=API_KEY, base_url=args.url)
     sync_client = Anthropic(api_key=API_KEY, base_url=args.url)
     plain = agno_agent(args.url)
     stored = agno_agent(
         args.url, db=sqlite_db(args.tmp, "overhead.db"), history=True, session_id="overhead"
     )
     sync_agent = agno_agent(args.url)
-    check_run(loop.run_until_complete(plain.arun(PROMPT)))
     variants = {
-        "raw_create": on_loop(loop, lambda: raw_create(client)),
-        "raw_stream": on_loop(loop, lambda: raw_stream(client)),
+        "raw_create": loops.runner(lambda: raw_create(create_client)),
+        "raw_stream": loops.runner(lambda: raw_stream(stream_client)),
         "raw_sync_create": lambda: raw_sync_create(sync_client),
-        "agno_arun": on_loop(loop, lambda: plain.arun(PROMPT)),
-        "agno_arun_sqlite_history": on_loop(loop, lambda: stored.arun(PROMPT)),
+        "agno_arun": loops.runner(lambda: plain.arun(PROMPT)),
+        "agno_arun_sqlite_history": loops.runner(lambda: stored.arun(PROMPT)),
         "agno_run_sync": lambda: sync_agent.run(PROMPT),
     }
+    check_run(variants["agno_arun"]())
     samples = interleaved(
         variants, iterations=args.iterations, warmup=args.warmup, label="Agno overhead"
     )
-    return {name: summarize(values) for name, values in samples.items()}
+    loops.close()
+    return {"samples": samples}
 
 
 def cmd_session(args: argparse.Namespace) -> Json:
-    loop = asyncio.new_event_loop()
+    loops = Loops()
     agent = agno_agent(
         args.url, db=sqlite_db(args.tmp, "session.db"), history=True, session_id="long"
     )
-    samples = sequential(
-        on_loop(loop, lambda: agent.arun(PROMPT)), runs=args.runs, label="Agno session"
-    )
+    run = loops.runner(lambda: agent.arun(PROMPT))
+    samples = sequential(run, runs=args.runs, label="Agno session")
+    loops.close()
     return {"head_tail": head_tail(samples), "all": summarize(samples)}
 
 
 def cmd_new_agent(args: argparse.Namespace) -> Json:
-    loop = asyncio.new_event_loop()
+    loops = Loops()
     reused = agno_agent(args.url)
     variants = {
-        "reuse": on_loop(loop, lambda: reused.arun(PROMPT)),
-        "new": on_loop(loop, lambda: agno_agent(args.url).arun(PROMPT)),
+        "reuse": loops.runner(lambda: reused.arun(PROMPT)),
+        "new": loops.runner(lambda: agno_agent(args.url).arun(PROMPT)),
     }
     samples = interleaved(
         variants, iterations=args.iterations, warmup=args.warmup, label="Agno new agent"
     )
-    return {name: summarize(values) for name, values in samples.items()}
+    loops.close()
+    return {"samples": samples}
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Json]] = {

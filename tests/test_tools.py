@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Literal
 
@@ -9,9 +10,10 @@ import pytest
 from pydantic import BaseModel
 
 from agno_nb import Agent, FunctionModel, RunContext, tool
+from agno_nb.events import ToolCallProgress
 from agno_nb.messages import Message, ToolCallPart
 from agno_nb.models.function import AgentInfo
-from agno_nb.tools import Tool, ToolArgumentsError
+from agno_nb.tools import Tool, ToolArgumentsError, Toolset
 
 
 class Address(BaseModel):
@@ -142,3 +144,75 @@ async def test_bad_arguments_exceptions_and_unknown_tools_go_back_to_the_model()
     assert errors[2] == "Unknown tool 'nope'. Available tools: boom."
     assert [type(e).__name__ for e in events].count("ToolCallError") == 3
     assert run.content.count("ERR") == 3
+
+
+async def test_long_tools_report_progress_into_the_event_stream() -> None:
+    async def crunch(ctx: RunContext, n: int) -> str:
+        for i in range(1, n + 1):
+            await asyncio.sleep(0)
+            ctx.report_progress(i, n, f"step {i}")
+        return "crunched"
+
+    slow = Tool(crunch, reports_progress=True)
+    model = _call_then_answer([ToolCallPart("c1", "crunch", {"n": 3})])
+    agent = Agent("t", model=model, tools=[slow], db=False)
+    events = [e async for e in agent.arun("go", stream=True)]
+    progress = [e for e in events if isinstance(e, ToolCallProgress)]
+    assert [(p.progress, p.total, p.message) for p in progress] == [
+        (1, 3, "step 1"),
+        (2, 3, "step 2"),
+        (3, 3, "step 3"),
+    ]
+    names = [type(e).__name__ for e in events]
+    assert names.index("ToolCallStarted") < names.index("ToolCallProgress")
+    assert names.index("ToolCallCompleted") > len(names) - 6
+    assert progress[0].to_dict()["progress"] == 1
+
+
+class StaticToolset:
+    """A toolset, as an MCP server would be: tools known only once connected."""
+
+    def __init__(self) -> None:
+        self.connects = 0
+        self._tools: list[Tool] | None = None
+
+    async def get_tools(self) -> list[Tool]:
+        if self._tools is None:
+            self.connects += 1
+
+            async def remote_echo(text: str) -> str:
+                return text.upper()
+
+            schema = {
+                "type": "object",
+                "properties": {"text": {"type": "string"}},
+                "required": ["text"],
+                "additionalProperties": False,
+            }
+            self._tools = [
+                Tool(
+                    remote_echo,
+                    name="echo",
+                    description="Echo.",
+                    input_schema=schema,
+                    metadata={"server": "fake"},
+                )
+            ]
+        return self._tools
+
+
+async def test_toolsets_are_resolved_at_run_time_with_given_schemas() -> None:
+    toolset = StaticToolset()
+    assert isinstance(toolset, Toolset)
+    model = _call_then_answer(
+        [ToolCallPart("c1", "echo", {"text": "hi"}), ToolCallPart("c2", "echo", {"txt": "hi"})]
+    )
+    agent = Agent("t", model=model, tools=[toolset], db=False)
+    run = await agent.arun("go")
+    assert run.content.startswith(
+        "echo:OK:HI | echo:ERR:Invalid arguments for tool 'echo': "
+        "text: Field required; txt: Extra inputs are not permitted"
+    )
+    await agent.arun("again")
+    assert toolset.connects == 1
+    assert agent.tool_definitions[0].input_schema["required"] == ["text"]
