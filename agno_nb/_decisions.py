@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from agno_nb.approvals import REQUIRED, ApprovalRequest, Principal, local_principal
-from agno_nb.exceptions import ApprovalNotFoundError, ApprovalPermissionError
 
 if TYPE_CHECKING:
     from agno_nb.run import RunOutput
@@ -63,14 +62,12 @@ def decide(
     """Approve or reject, atomically; raises ``ApprovalError`` subclasses and changes
     nothing when the decision is not allowed."""
     principal = by or local_principal()
-    approval = store.get_approval(approval_id)
-    if approval is None:
-        raise ApprovalNotFoundError(f"no approval {approval_id!r} in the store")
     action = "approve" if status == "approved" else "reject"
-    problem = permission_problem(approval, principal)
-    if problem is not None:
-        store.record_approval_event(approval_id, principal.user_id, action, "refused", problem)
-        raise ApprovalPermissionError(f"cannot {action} {approval.tool_name!r}: {problem}")
+
+    def check(approval: ApprovalRequest) -> str | None:
+        problem = permission_problem(approval, principal)
+        return None if problem is None else f"cannot {action} {approval.tool_name!r}: {problem}"
+
     if status == "rejected" and not reason:
         reason = "no reason given"
     decided = store.decide_approval(
@@ -79,6 +76,7 @@ def decide(
         decided_by=principal.user_id,
         reason=reason,
         edited_args=args,
+        check=check,
     )
     decided.store = store
     return decided

@@ -125,7 +125,7 @@ class Agent:
         """The store, opened on first use; None when ``db=False``."""
         if self._store is False:
             return None
-        if self._store is None:
+        if self._store is None or self._store.closed:  # closed: open the file again
             from agno_nb.storage import default_db, open_store
 
             db = default_db() if self.db is _DEFAULT else self.db
@@ -234,7 +234,8 @@ class Agent:
         run = self._start(prompt, user_id, session_id)
         store = self.store
         history = []
-        if store is not None:
+        # a session id we just generated is new: nobody owns it and it has no history
+        if store is not None and (session_id or self.session_id):
             store.claim_session(run.session_id, run.user_id, self.id)
             if self.add_history_to_context and self.num_history_runs > 0:
                 for past in store.history(run.session_id, run.user_id, self.num_history_runs):

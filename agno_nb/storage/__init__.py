@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import timedelta
 
     from agno_nb.approvals import ApprovalRequest
@@ -38,6 +39,11 @@ class SessionRecord:
 @runtime_checkable
 class Store(Protocol):
     """What the runtime needs from a database. Methods are synchronous and thread-safe."""
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called."""
+        ...
 
     def claim_session(self, session_id: str, user_id: str, agent_id: str) -> SessionRecord:
         """Return the session, creating it for ``user_id`` if it is new.
@@ -105,13 +111,11 @@ class Store(Protocol):
         decided_by: str,
         reason: str | None = None,
         edited_args: dict[str, Any] | None = None,
+        check: Callable[[ApprovalRequest], str | None] | None = None,
     ) -> ApprovalRequest:
-        """Compare-and-set from ``pending``; raises if decided, expired or unknown."""
+        """``check`` the approval (None: the decider may), then compare-and-set from
+        ``pending``, atomically; raises if refused, decided, expired or unknown."""
         ...
-
-    def record_approval_event(
-        self, approval_id: str, user_id: str, action: str, outcome: str, detail: str
-    ) -> None: ...
 
     def list_approval_events(self, approval_id: str | None = None) -> list[dict[str, Any]]: ...
 
@@ -143,7 +147,7 @@ def open_store(db: str | os.PathLike[str] | Store | None) -> Store:
         return db
     path = os.path.abspath(os.fspath(db))
     store = _open_stores.get(path)
-    if store is None or getattr(store, "closed", False):
+    if store is None or store.closed:
         from agno_nb.storage.duckdb import DuckDBStore
 
         store = _open_stores[path] = DuckDBStore(path)

@@ -9,6 +9,7 @@ raises after the commit.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -17,6 +18,7 @@ from agno_nb.approvals import ApprovalRequest
 from agno_nb.exceptions import (
     ApprovalDecidedError,
     ApprovalNotFoundError,
+    ApprovalPermissionError,
     RunLeaseError,
     RunNotFoundError,
     RunStateError,
@@ -117,34 +119,48 @@ def decide_approval(
     reason: str | None,
     edited_args: dict[str, Any] | None,
     now: datetime,
-) -> ApprovalRequest | str:
-    """Compare-and-set from ``pending``: the decided approval, or why it was refused."""
+    check: Callable[[ApprovalRequest], str | None] | None = None,
+) -> ApprovalRequest | tuple[str, str]:
+    """Check and compare-and-set from ``pending``, in one transaction.
+
+    Returns the decided approval, or ``(kind, problem)`` with kind ``not_found``,
+    ``decided`` (decided already, or expired) or ``permission`` (``check`` refused the
+    decider); every refusal is recorded in ``approval_events``.
+    """
     action = "approve" if status == "approved" else "reject"
-    _expire_overdue(con, "approval_id = ?", [approval_id], now)
     found = select_approvals(con, {"approval_id": approval_id})
     if not found:
-        return f"no approval {approval_id!r} in the store"
+        return "not_found", f"no approval {approval_id!r} in the store"
     current = found[0]
-    if current.status != "pending":
-        if current.status == "expired":
-            problem = f"approval {approval_id} expired at {current.expires_at:%Y-%m-%d %H:%M:%S %Z}"
-        else:
-            problem = (
-                f"approval {approval_id} was already {current.status} by {current.decided_by} "
-                f"at {current.decided_at:%Y-%m-%d %H:%M:%S %Z}"
-            )
+    if current.is_expired and current.status == "pending":
+        _expire_overdue(con, "approval_id = ?", [approval_id], now)
+        current.status = "expired"
+    problem, kind = None, "decided"
+    if current.status == "expired":
+        problem = f"approval {approval_id} expired at {current.expires_at:%Y-%m-%d %H:%M:%S %Z}"
+    elif current.status != "pending":
+        problem = (
+            f"approval {approval_id} was already {current.status} by {current.decided_by} "
+            f"at {current.decided_at:%Y-%m-%d %H:%M:%S %Z}"
+        )
+    elif check is not None and (problem := check(current)) is not None:
+        kind = "permission"
+    if problem is not None:
         record_event(con, approval_id, decided_by, action, "refused", problem, now)
-        return problem
-    con.execute(
+        return kind, problem
+    rows = con.execute(
         "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, reason = ?, "
-        "edited_args = ? WHERE approval_id = ? AND status = 'pending'",
+        f"edited_args = ? WHERE approval_id = ? AND status = 'pending' "
+        f"RETURNING {', '.join(APPROVAL_COLUMNS)}",
         [
             status, decided_by, now, reason,
             None if edited_args is None else json.dumps(edited_args, default=str), approval_id,
         ],
-    )  # fmt: skip
+    ).fetchall()  # fmt: skip
+    if not rows:  # decided between our read and our write (another connection)
+        return "decided", f"approval {approval_id} was decided concurrently"
     record_event(con, approval_id, decided_by, action, "applied", reason or "", now)
-    return select_approvals(con, {"approval_id": approval_id})[0]
+    return _approval_from_row(rows[0])
 
 
 @dataclass(slots=True)
@@ -154,10 +170,18 @@ class LeaseOutcome:
     approvals: list[ApprovalRequest]
     problem: str | None = None
     kind: str = ""  # "not_found" | "state" | "lease" when refused
+    run: RunOutput | None = None
 
 
 def lease_run(
-    con: Connection, run_id: str, *, owner: str, ttl: timedelta, agent_id: str, now: datetime
+    con: Connection,
+    run_id: str,
+    *,
+    owner: str,
+    ttl: timedelta,
+    agent_id: str,
+    now: datetime,
+    load_run: Callable[[Any, str], RunOutput | None],
 ) -> LeaseOutcome:
     """Move a paused run whose approvals are all decided to ``running`` under a lease."""
     row = con.execute(
@@ -190,8 +214,12 @@ def lease_run(
             [], f"run {run_id} is {status}, not paused: there is nothing to continue "
             "(a continue is never replayed)", "state",
         )  # fmt: skip
-    _expire_overdue(con, "run_id = ?", [run_id], now)
     approvals = select_approvals(con, {"run_id": run_id})
+    overdue = [a for a in approvals if a.status == "pending" and a.is_expired]
+    if overdue:
+        _expire_overdue(con, "run_id = ?", [run_id], now)
+        for a in overdue:
+            a.status, a.decided_at, a.reason = "expired", a.expires_at, "the approval expired"
     waiting = [a for a in approvals if a.status == "pending"]
     if waiting:
         listed = "; ".join(
@@ -207,7 +235,7 @@ def lease_run(
         "updated_at = ? WHERE run_id = ? AND status = 'paused'",
         [owner, now + ttl, now, run_id],
     )
-    return LeaseOutcome(approvals)
+    return LeaseOutcome(approvals, run=load_run(con, run_id))
 
 
 class ApprovalStoreMixin:
@@ -251,27 +279,26 @@ class ApprovalStoreMixin:
         decided_by: str,
         reason: str | None = None,
         edited_args: dict[str, Any] | None = None,
+        check: Callable[[ApprovalRequest], str | None] | None = None,
     ) -> ApprovalRequest:
-        """Compare-and-set from ``pending``; raises ``ApprovalDecidedError`` (double or
-        expired decision) or ``ApprovalNotFoundError``, having recorded the refusal."""
+        """Compare-and-set from ``pending`` after ``check(approval)`` (None: allowed, or
+        the reason the decider may not). Raises ``ApprovalNotFoundError``,
+        ``ApprovalDecidedError`` (double or expired decision) or
+        ``ApprovalPermissionError``, having recorded the refusal."""
         now = utcnow()
         outcome = self.call(
             lambda con: decide_approval(
                 con, approval_id, status=status, decided_by=decided_by, reason=reason,
-                edited_args=edited_args, now=now,
+                edited_args=edited_args, now=now, check=check,
             )
         )  # fmt: skip
-        if isinstance(outcome, str):
-            if outcome.startswith("no approval"):
-                raise ApprovalNotFoundError(outcome)
-            raise ApprovalDecidedError(outcome)
+        if isinstance(outcome, tuple):
+            kind, problem = outcome
+            raise {
+                "not_found": ApprovalNotFoundError,
+                "permission": ApprovalPermissionError,
+            }.get(kind, ApprovalDecidedError)(problem)
         return self._bind(outcome)
-
-    def record_approval_event(
-        self, approval_id: str, user_id: str, action: str, outcome: str, detail: str
-    ) -> None:
-        now = utcnow()
-        self.call(lambda con: record_event(con, approval_id, user_id, action, outcome, detail, now))
 
     def list_approval_events(self, approval_id: str | None = None) -> list[dict[str, Any]]:
         """The audit trail, oldest first: who tried to decide what, and what happened."""
@@ -290,17 +317,23 @@ class ApprovalStoreMixin:
         ``RunLeaseError`` (another process has it) or ``RunStateError``."""
         now = utcnow()
         outcome: LeaseOutcome = self.call(
-            lambda con: lease_run(con, run_id, owner=owner, ttl=ttl, agent_id=agent_id, now=now)
-        )
+            lambda con: lease_run(
+                con, run_id, owner=owner, ttl=ttl, agent_id=agent_id, now=now,
+                load_run=self._load_run,
+            )
+        )  # fmt: skip
         if outcome.problem is not None:
             error = {"not_found": RunNotFoundError, "lease": RunLeaseError}.get(
                 outcome.kind, RunStateError
             )
             raise error(outcome.problem)
-        run = self.get_run(run_id)  # type: ignore[attr-defined]
+        run = outcome.run
         assert run is not None
         run.approvals = [self._bind(a) for a in outcome.approvals]
-        return run  # type: ignore[no-any-return]
+        return run
+
+    def _load_run(self, con: Any, run_id: str) -> RunOutput | None:  # provided by the store
+        raise NotImplementedError
 
     def _bind(self, approval: ApprovalRequest) -> ApprovalRequest:
         approval.store = self  # type: ignore[assignment]

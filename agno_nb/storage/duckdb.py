@@ -247,6 +247,10 @@ class DuckDBStore(ApprovalStoreMixin):
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: saving run {run_id!r} failed: {exc}") from exc
 
+    def _load_run(self, con: duckdb.DuckDBPyConnection, run_id: str) -> RunOutput | None:
+        rows = con.execute(f"{_SELECT_RUNS} WHERE run_id = ?", [run_id]).fetchall()
+        return _run_from_row(rows[0]) if rows else None
+
     def get_run(self, run_id: str) -> RunOutput | None:
         self._check_open()
         rows = self._read(

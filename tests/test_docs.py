@@ -1,0 +1,68 @@
+"""The docs cannot rot: the README example runs, and the public surface is documented."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+import agno_nb
+from agno_nb import exceptions
+from agno_nb.testing import FakeAnthropic, Turn
+from agno_nb.testing.fake_anthropic import RecordedRequest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def _python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def support_story(request: RecordedRequest) -> Turn:
+    """The support conversation of the README: look up, ask for a refund, then answer."""
+    last = request.messages[-1]["content"]
+    results = [b for b in last if isinstance(b, dict) and b.get("type") == "tool_result"]
+    if not results:
+        return Turn.tool_call("lookup_order", {"order_id": "42"})
+    if "delivered" in str(results[0]["content"]):
+        return Turn.tool_call("refund", {"order_id": "42", "amount": 30.0})
+    return Turn.text(f"Done: {results[0]['content']}.")
+
+
+def test_the_readme_example_runs(fake: FakeAnthropic, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.reset(handler=support_story)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url or "")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(_python_blocks(README)[0], "README.md", "exec"), {})
+    assert out.getvalue().splitlines() == ["paused", "Done: refunded 30.00 on order 42."]
+    assert (tmp_path / "agents.duckdb").exists()
+
+
+def test_the_readme_first_screen_has_the_two_commands_then_the_example() -> None:
+    first_screen = README.splitlines()[:40]
+    text = "\n".join(first_screen)
+    assert "make lab" in text and "make test" in text
+    assert text.index("make test") < text.index("```python")
+    assert len(_python_blocks(README)[0].splitlines()) <= 22
+
+
+def test_exported_members_match_all() -> None:
+    assert sorted(dir(agno_nb)) == sorted(agno_nb.__all__)
+    for name in agno_nb.__all__:
+        assert getattr(agno_nb, name) is not None
+
+
+def test_every_exception_is_documented_in_the_readme_and_the_tree() -> None:
+    tree = exceptions.__doc__ or ""
+    for name in exceptions.__all__:
+        assert name in README, f"{name} is not in the README"
+        assert name in tree, f"{name} is not in the exception tree of exceptions.py"
+        assert issubclass(getattr(exceptions, name), exceptions.AgnoNBError)
