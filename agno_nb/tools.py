@@ -9,8 +9,10 @@ to the model. The schema is built on first use, so defining tools stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import (
@@ -271,9 +273,24 @@ def tool(
     return wrap(function) if function is not None else wrap
 
 
+_plain_tools: weakref.WeakKeyDictionary[Callable[..., Any], Tool] = weakref.WeakKeyDictionary()
+
+
 def as_tool(obj: Tool | Callable[..., Any]) -> Tool:
-    """A ``Tool`` for a tool or a plain function."""
-    return obj if isinstance(obj, Tool) else Tool(obj)
+    """A ``Tool`` for a tool or a plain function.
+
+    The Tool of a plain function is made once and shared, so an agent built per run (a
+    re-run cell, an agent per request) does not rebuild its schema and validator.
+    """
+    if isinstance(obj, Tool):
+        return obj
+    try:
+        return _plain_tools[obj]
+    except (KeyError, TypeError):  # TypeError: not weak-referenceable
+        made = Tool(obj)
+        with contextlib.suppress(TypeError):
+            _plain_tools[obj] = made
+        return made
 
 
 def result_to_content(result: Any) -> Any:

@@ -216,3 +216,12 @@ async def test_toolsets_are_resolved_at_run_time_with_given_schemas() -> None:
     await agent.arun("again")
     assert toolset.connects == 1
     assert agent.tool_definitions[0].input_schema["required"] == ["text"]
+
+
+def test_plain_functions_get_one_shared_tool() -> None:
+    def ping(host: str) -> str:
+        return host
+
+    first = Agent("a", tools=[ping], db=False).tools[0]
+    second = Agent("b", tools=[ping], db=False).tools[0]
+    assert first is second and first.name == "ping"
