@@ -1,10 +1,10 @@
-# Two commands do everything on a fresh machine:  make test  |  make demo
+# Two commands do everything on a fresh machine:  make lab  |  make test
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lint format test bench demo clean
+.PHONY: install lint format test bench lab clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,8 @@ test: install  ## the whole test suite, offline
 bench: install  ## benchmarks against the raw SDK and Agno (its own venv), see bench/RESULTS.md
 	$(BIN)/python -m bench
 
-demo: install  ## a scripted agent run against the fake Anthropic server: offline, no key
-	$(BIN)/python examples/quickstart.py
+lab: install  ## JupyterLab on notebooks/quickstart.ipynb (offline demo model without a key)
+	$(BIN)/agno-nb lab
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ __all__ = [
     "RunStatus",
     "ToolExecution",
     # tools
+    "MCPTools",
     "Tool",
     "tool",
     # approvals and identity
@@ -48,6 +49,7 @@ __all__ = [
 _LOCATIONS = {
     "Agent": "agno_nb.agent",
     "RunContext": "agno_nb.tools",
+    "MCPTools": "agno_nb.mcp",
     "Tool": "agno_nb.tools",
     "tool": "agno_nb.tools",
     "RunOutput": "agno_nb.run",
@@ -89,6 +91,7 @@ if TYPE_CHECKING:
         RunError,
         StoreError,
     )
+    from agno_nb.mcp import MCPTools
     from agno_nb.messages import Message, Usage
     from agno_nb.models import Model
     from agno_nb.models.anthropic import Claude
@@ -96,6 +99,19 @@ if TYPE_CHECKING:
     from agno_nb.models.test import TestModel
     from agno_nb.run import RunOutput, RunStatus, ToolExecution
     from agno_nb.tools import RunContext, Tool, tool
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext agno_nb``: the %agent magics, rich displays and approval widgets."""
+    from agno_nb.jupyter import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from agno_nb.jupyter import unload_ipython_extension as unload
+
+    unload(ipython)
 
 
 def __getattr__(name: str) -> Any:

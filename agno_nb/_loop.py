@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +56,7 @@ def _failed(run: RunOutput, exc: BaseException) -> None:
 
 async def run_events(
     setup: RunSetup, run: RunOutput, *, resume: ev.RunContinued | None = None
-) -> AsyncIterator[ev.RunEvent]:
+) -> AsyncGenerator[ev.RunEvent, None]:
     """Drive ``run`` to completion, failure or the next pause, yielding its events."""
     agent, store = setup.agent, setup.store
     ids = {"run_id": run.run_id, "agent_id": run.agent_id, "session_id": run.session_id}
@@ -160,6 +160,8 @@ async def _model_turn(
         input_tokens=response.usage.input_tokens,
         output_tokens=response.usage.output_tokens,
         stop_reason=response.stop_reason,
+        cache_read_tokens=response.usage.cache_read_tokens,
+        cache_write_tokens=response.usage.cache_write_tokens,
     )
 
 
@@ -282,9 +284,11 @@ async def execute_tool(
             result = result_to_content(await tool.call(args, ctx))
     except ToolArgumentsError as exc:
         execution.status, execution.error = "error", str(exc)
+        execution.error_type = type(exc).__name__
     except Exception as exc:  # the tool's own failure goes back to the model
         execution.status = "error"
         execution.error = f"Tool {execution.name!r} raised {type(exc).__name__}: {exc}"
+        execution.error_type = type(exc).__name__
     else:
         execution.status, execution.result = "completed", result
         if note:

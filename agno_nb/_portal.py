@@ -70,8 +70,13 @@ def iterate_sync(agen: AsyncIterator[T]) -> Iterator[T]:
         except StopAsyncIteration:
             return False, None
 
-    while True:
-        ok, item = run_sync(step())
-        if not ok:
-            return
-        yield item  # type: ignore[misc]
+    try:
+        while True:
+            ok, item = run_sync(step())
+            if not ok:
+                return
+            yield item  # type: ignore[misc]
+    finally:  # a consumer that stops early: close the run now (it ends cancelled)
+        aclose = getattr(agen, "aclose", None)
+        if aclose is not None:
+            run_sync(aclose())

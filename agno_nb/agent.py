@@ -29,6 +29,8 @@ class Agent:
 
     ``db`` is a DuckDB path (default ``$AGNO_NB_DB`` or ``agno_nb.duckdb``), a ``Store``,
     ``None`` (in-memory) or ``False`` (nothing stored: no history, no pauses).
+    ``tracing`` (default True) writes a trace of each run into the store; ``"otlp"`` also
+    sends it to an OpenTelemetry collector (see docs/tracing.md); False: no spans.
     Construction is cheap: the model, tools and store are resolved on the first run.
     """
 
@@ -55,6 +57,7 @@ class Agent:
         "self_approval",
         "session_id",
         "tool_specs",
+        "tracing",
         "user_id",
     )
 
@@ -78,6 +81,7 @@ class Agent:
         session_id: str | None = None,
         user_id: str | None = None,
         max_turns: int = 25,
+        tracing: bool | Literal["otlp"] = True,
     ) -> None:
         self.name = name
         self.id = id or name.strip().lower().replace(" ", "-")
@@ -97,6 +101,11 @@ class Agent:
         self.session_id = session_id
         self.user_id = user_id
         self.max_turns = max_turns
+        if tracing not in (True, False, "otlp"):
+            from agno_nb.exceptions import ConfigError
+
+            raise ConfigError(f"tracing must be True, False or 'otlp', not {tracing!r}")
+        self.tracing: bool | Literal["otlp"] = tracing
         self._store: Store | Literal[False] | None = False if db is False else None
         self._tools: list[Tool] | None = None
         self._tools_by_name: dict[str, Tool] | None = None
@@ -210,6 +219,12 @@ class Agent:
             self._system_prompt = "\n\n".join(parts) or None
         return self._system_prompt
 
+    def to_yaml(self) -> str:
+        """The ``%%agent_def`` YAML body that recreates this agent (no secrets)."""
+        from agno_nb._yaml import agent_to_yaml
+
+        return agent_to_yaml(self)
+
     # -- running -------------------------------------------------------------------------
 
     def _start(self, prompt: str, user_id: str | None, session_id: str | None) -> RunOutput:
@@ -230,6 +245,7 @@ class Agent:
     ) -> AsyncIterator[ev.RunEvent]:
         from agno_nb._loop import RunSetup, run_events
         from agno_nb.messages import Message
+        from agno_nb.tracing import start_trace
 
         run = self._start(prompt, user_id, session_id)
         store = self.store
@@ -244,8 +260,19 @@ class Agent:
         if self.toolsets:
             await self.resolve_tools()
         setup = RunSetup(self, self.model, store, history)
-        async for event in run_events(setup, run):
-            yield event
+        trace = start_trace(self, run, store) if self.tracing else None
+        events = run_events(setup, run)
+        if trace is None:
+            async for event in events:
+                yield event
+            return
+        try:
+            async for event in events:
+                trace.observe(event)
+                yield event
+        finally:
+            await events.aclose()  # a consumer that stops early: the run ends cancelled
+            trace.close()
 
     @overload
     def arun(
@@ -331,6 +358,7 @@ class Agent:
     async def _continue_events(self, run_id: str) -> AsyncIterator[ev.RunEvent]:
         from agno_nb._decisions import lease_paused_run
         from agno_nb._loop import RunSetup, run_events
+        from agno_nb.tracing import start_trace
 
         store = self.store
         if store is None:
@@ -351,8 +379,19 @@ class Agent:
             session_id=run.session_id,
             user_id=run.user_id,
         )
-        async for event in run_events(setup, run, resume=resume):
-            yield event
+        trace = start_trace(self, run, store) if self.tracing else None
+        events = run_events(setup, run, resume=resume)
+        if trace is None:
+            async for event in events:
+                yield event
+            return
+        try:
+            async for event in events:
+                trace.observe(event)
+                yield event
+        finally:
+            await events.aclose()
+            trace.close()
 
 
 async def _collect(events: AsyncIterator[ev.RunEvent]) -> RunOutput:

@@ -85,12 +85,16 @@ class ModelRequestCompleted(_Event):
     input_tokens: int
     output_tokens: int
     stop_reason: str | None
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def _payload(self) -> dict[str, Any]:
         return {
             "model": self.model,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
             "stop_reason": self.stop_reason,
         }
 

@@ -14,11 +14,15 @@
      │    ├── RunNotFoundError
      │    ├── RunStateError          e.g. continuing a completed run, or one still undecided
      │    ├── RunLeaseError          another process is continuing this run
-     │    └── ToolCallLimitError     the model kept calling tools past max_tool_calls
+     │    ├── RunAbandonedError      (stored error_type) the process running it died
+     │    └── ToolCallLimitError     the model made more requests than max_turns
      ├── ApprovalError               a decision that cannot be applied
      │    ├── ApprovalNotFoundError
      │    ├── ApprovalDecidedError   decided already (double decision) or expired
      │    └── ApprovalPermissionError  the principal lacks the required role
+     ├── ExportError                 a notebook agent cannot be exported (.problems lists why)
+     ├── MCPError                    an MCP server cannot be started, reached, or died mid-call
+     │    └── MCPToolError           the server's tool answered with an error (its text)
      ├── SessionAccessError          the session belongs to another user
      └── StoreError                  the store cannot be read or written
           └── StoreBusyError         another process held the store for too long
@@ -35,12 +39,16 @@ __all__ = [
     "ApprovalNotFoundError",
     "ApprovalPermissionError",
     "ConfigError",
+    "ExportError",
+    "MCPError",
+    "MCPToolError",
     "MissingAPIKeyError",
     "ModelAPIError",
     "ModelConnectionError",
     "ModelError",
     "ModelTimeoutError",
     "OutputValidationError",
+    "RunAbandonedError",
     "RunError",
     "RunLeaseError",
     "RunNotFoundError",
@@ -110,6 +118,14 @@ class RunLeaseError(RunError):
     """Another process holds the lease to continue this run."""
 
 
+class RunAbandonedError(RunError):
+    """The process running this run died (or its lease ran out) before it finished.
+
+    Never raised: a store that opens the file marks such runs ``failed`` with this
+    ``error_type`` (see ``docs/tracing.md``, crash semantics).
+    """
+
+
 class ToolCallLimitError(RunError):
     """The model asked for more tool calls or turns than the agent allows."""
 
@@ -128,6 +144,23 @@ class ApprovalDecidedError(ApprovalError):
 
 class ApprovalPermissionError(ApprovalError, PermissionError):
     """The principal may not decide this approval."""
+
+
+class ExportError(AgnoNBError):
+    """``agno-nb export`` refused: ``problems`` lists every reason, one line each (hidden
+    state, a needed cell with magics, an ambiguous or unknown agent, an unsafe folder)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("cannot export: " + "; ".join(problems))
+        self.problems = list(problems)
+
+
+class MCPError(AgnoNBError):
+    """An MCP server could not be started or reached, or it closed the connection."""
+
+
+class MCPToolError(MCPError):
+    """An MCP tool answered with ``is_error``; the message is the server's text."""
 
 
 class SessionAccessError(AgnoNBError, PermissionError):

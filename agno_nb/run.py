@@ -46,6 +46,7 @@ class ToolExecution:
     status: ToolStatus = "pending"
     result: Any = None
     error: str | None = None
+    error_type: str | None = None
     started_at: datetime | None = None
     duration_ms: float | None = None
     approval_id: str | None = None
@@ -63,6 +64,7 @@ class ToolExecution:
             "status": self.status,
             "result": self.result,
             "error": self.error,
+            "error_type": self.error_type,
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "duration_ms": self.duration_ms,
             "approval_id": self.approval_id,
@@ -78,6 +80,7 @@ class ToolExecution:
             status=data["status"],
             result=data.get("result"),
             error=data.get("error"),
+            error_type=data.get("error_type"),
             started_at=_ts(data.get("started_at")),
             duration_ms=data.get("duration_ms"),
             approval_id=data.get("approval_id"),
@@ -111,6 +114,7 @@ class RunOutput:
     error: str | None = None
     error_type: str | None = None
     trace_id: str | None = None
+    root_span_id: str | None = None
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
     finished_at: datetime | None = None
@@ -152,6 +156,7 @@ class RunOutput:
             "error": self.error,
             "error_type": self.error_type,
             "trace_id": self.trace_id,
+            "root_span_id": self.root_span_id,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
@@ -180,6 +185,7 @@ class RunOutput:
             error=data.get("error"),
             error_type=data.get("error_type"),
             trace_id=data.get("trace_id"),
+            root_span_id=data.get("root_span_id"),
             created_at=created,
             updated_at=updated or created,
             finished_at=_ts(data.get("finished_at")),

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-from bench._context import BENCH_DIR, Context
-from bench._report import Section, header, render, summary, write_results
+from bench._context import AGNO_PIN, BENCH_DIR, Context, wait_for_quiet
+from bench._report import Section, header, load_average, render, summary, write_results
 from bench._stats import progress
 
 # name -> "module:function"; the order here is the order of the report
@@ -27,6 +27,9 @@ SECTIONS: dict[str, str] = {
     "overhead": "bench.runs:overhead",
     "session": "bench.runs:session_length",
     "new-agent": "bench.runs:new_agent",
+    "approvals": "bench.approvals:decision_latency",
+    "service": "bench.service:service",
+    "tracing": "bench.tracing:tracing",
 }
 
 SectionFn = Callable[[Context], Section]
@@ -47,6 +50,8 @@ def versions(ctx: Context) -> dict[str, str]:
     agno = ctx.agno_if_loaded
     if agno is not None:
         found["Agno"] = agno.version or f"unavailable ({agno.reason})"
+        if agno.version and agno.version != AGNO_PIN.partition("==")[2]:
+            found["Agno"] += f" ({AGNO_PIN} could not be installed here)"
     return found
 
 
@@ -59,7 +64,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help=f"any of {', '.join(SECTIONS)} (default: all)",
     )
     parser.add_argument("--quick", action="store_true", help="a fifth of the iterations")
-    parser.add_argument("--output", type=Path, default=BENCH_DIR / "RESULTS.md")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="write the report here (default: bench/RESULTS.md when every "
+        "section runs; a partial run only prints unless --output is given)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     unknown = [name for name in args.sections if name not in SECTIONS]
@@ -74,12 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     names = args.sections or list(SECTIONS)
     ctx = Context(scale=0.2 if args.quick else 1.0)
     started = time.perf_counter()
+    load_before = load_average()
     done: list[Section] = []
     try:
         for name in names:
             progress(f"section {name}")
+            quiet = wait_for_quiet()
             section_start = time.perf_counter()
             section = load(name)(ctx)
+            section.notes.append(quiet)
             section.seconds = time.perf_counter() - section_start
             print(render(section), flush=True)
             done.append(section)
@@ -88,10 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - started
     print(summary(done))
     print(f"\nWhole bench: {total:.0f} s.")
-    if not args.no_write:
+    output: Path | None = args.output
+    if output is None and not args.sections:
+        output = BENCH_DIR / "RESULTS.md"
+    if output is not None and not args.no_write:
         command = shlex.join(["python", "-m", "bench", *argv])
-        write_results(args.output, header(command, versions(ctx)), done, total)
-        progress(f"wrote {args.output}")
+        write_results(output, header(command, versions(ctx), load_before), done, total)
+        progress(f"wrote {output}")
     return 0
 
 

@@ -8,10 +8,12 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench._scenario import API_KEY
 from bench._stats import progress
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -34,7 +36,7 @@ class AgnoEnv:
 
 def agno_env_vars(url: str | None = None) -> dict[str, str]:
     """The environment of every Agno process: telemetry off, a key for the fake."""
-    env = dict(os.environ, AGNO_TELEMETRY="false", ANTHROPIC_API_KEY="bench-key")
+    env = dict(os.environ, AGNO_TELEMETRY="false", ANTHROPIC_API_KEY=API_KEY)
     env.pop("ANTHROPIC_BASE_URL", None)
     if url:
         env["ANTHROPIC_BASE_URL"] = url
@@ -79,6 +81,39 @@ def ensure_agno() -> AgnoEnv:
             return AgnoEnv(python, version)
         errors.append(f"{requirement}: {done.stderr.strip().splitlines()[-1:]}")
     return AgnoEnv(None, "", "pip could not install Agno: " + "; ".join(errors))
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_fraction(seconds: float = 1.0) -> float | None:
+    """How busy the machine's CPUs were over ``seconds`` (0..1), None if unknown."""
+    try:
+        busy0, total0 = _cpu_times()
+        time.sleep(seconds)
+        busy1, total1 = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        return None
+    return (busy1 - busy0) / max(1, total1 - total0)
+
+
+def wait_for_quiet(threshold: float = 0.25, max_wait: float = 90.0) -> str:
+    """Wait (up to ``max_wait`` s) until other processes leave the CPUs mostly idle; say
+    how busy they were. Between sections the bench's own processes are idle."""
+    start = time.monotonic()
+    busy = busy_fraction()
+    while busy is not None and busy > threshold and time.monotonic() - start < max_wait:
+        progress(f"the machine is {busy:.0%} busy with other work: waiting for it to calm down")
+        time.sleep(4.0)
+        busy = busy_fraction()
+    waited = time.monotonic() - start
+    if busy is None:
+        return "CPU load before the section: unknown"
+    return f"CPUs {busy:.0%} busy with other work when the section started (waited {waited:.0f} s)"
 
 
 class Context:

@@ -9,7 +9,7 @@ from bench._scenario import API_KEY, INSTRUCTIONS, MAX_TOKENS, MODEL_ID, get_wea
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
 
-    from agno_nb import Agent, RunOutput
+    from agno_nb import Agent, RunOutput, Tool
 
 
 def agent(
@@ -18,9 +18,10 @@ def agent(
     db: str | Literal[False] = False,
     history: bool = False,
     session_id: str | None = None,
+    tool: Tool | None = None,
 ) -> Agent:
-    """An agent with a model object, instructions and the one tool (a plain function, as
-    Agno gets it)."""
+    """An agent with a model object, instructions and the one tool (by default the plain
+    function, as Agno gets it)."""
     from agno_nb import Agent, Claude
 
     model = Claude(MODEL_ID, api_key=API_KEY, base_url=url, max_tokens=MAX_TOKENS)
@@ -28,12 +29,19 @@ def agent(
         "bench",
         model=model,
         instructions=INSTRUCTIONS,
-        tools=[get_weather],
+        tools=[tool or get_weather],
         db=db,
         add_history_to_context=history,
         num_history_runs=3,
         session_id=session_id,
     )
+
+
+def shared_tool() -> Tool:
+    """``get_weather`` as one ``Tool`` object, to give to many agents."""
+    from agno_nb import tool
+
+    return tool(get_weather)
 
 
 def async_client(url: str) -> AsyncAnthropic:

@@ -93,7 +93,14 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def header(command: str, versions: dict[str, str]) -> str:
+def load_average() -> str:
+    try:
+        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def header(command: str, versions: dict[str, str], load_before: str) -> str:
     now = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     python = f"{platform.python_implementation()} {platform.python_version()}"
     lines = [
@@ -107,6 +114,8 @@ def header(command: str, versions: dict[str, str]) -> str:
         f"- Python: {python} ({sys.executable})",
         f"- Versions: {', '.join(f'{k} {v}' for k, v in versions.items())}",
         f"- Command: `{command}` (from the repository root)",
+        f"- Load average (1/5/15 min) at start: {load_before}; at end: {load_average()} "
+        "(other work on the machine shows here; medians and interleaving damp it)",
         "",
     ]
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import random
 import statistics
 import sys
 import time
@@ -73,21 +74,23 @@ def interleaved(
 ) -> dict[str, list[float]]:
     """Time each variant ``warmup + iterations`` times, round robin.
 
-    Each round runs every variant once, starting one variant further each round, so slow
-    drift (CPU frequency, a growing database, other processes) hits all of them alike.
+    Each round runs every variant once, in a fresh random order (seeded, so runs repeat),
+    so that slow drift (CPU frequency, a growing database, other processes) and whatever
+    one variant leaves behind (a background thread still busy) hit all of them alike.
     ``after[name]`` runs untimed right after variant ``name`` (say, waiting for its
     write-behind work, so that it does not land on the next variant); its own duration is
     kept under ``"name+after"``. Warm-up rounds are dropped. Returns seconds per call.
     """
     after = after or {}
     names = list(variants)
+    order = random.Random(1234)
     samples: dict[str, list[float]] = {name: [] for name in names}
     samples.update({f"{name}+after": [] for name in after})
     gc.collect()
     total = warmup + iterations
     for i in range(total):
-        shift = i % len(names)
-        for name in names[shift:] + names[:shift]:
+        order.shuffle(names)
+        for name in names:
             elapsed = _timed(variants[name])
             settle = _timed(after[name]) if name in after else None
             if i >= warmup:
@@ -99,11 +102,20 @@ def interleaved(
     return samples
 
 
-def sequential(fn: Callable[[], Any], *, runs: int, label: str = "") -> list[float]:
-    """Time ``runs`` calls of ``fn`` in order (seconds each), with progress lines."""
+def sequential(
+    fn: Callable[[], Any],
+    *,
+    runs: int,
+    label: str = "",
+    before: Callable[[], Any] | None = None,
+) -> list[float]:
+    """Time ``runs`` calls of ``fn`` in order (seconds each), with progress lines;
+    ``before`` runs untimed before each call."""
     gc.collect()
     samples: list[float] = []
     for i in range(runs):
+        if before is not None:
+            before()
         start = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - start)

@@ -105,7 +105,7 @@ def cmd_overhead(args: argparse.Namespace) -> Json:
         args.url, db=sqlite_db(args.tmp, "overhead.db"), history=True, session_id="overhead"
     )
     sync_agent = agno_agent(args.url)
-    variants = {
+    variants: dict[str, Callable[[], Any]] = {
         "raw_create": loops.runner(lambda: raw_create(create_client)),
         "raw_stream": loops.runner(lambda: raw_stream(stream_client)),
         "raw_sync_create": lambda: raw_sync_create(sync_client),
@@ -135,7 +135,7 @@ def cmd_session(args: argparse.Namespace) -> Json:
 def cmd_new_agent(args: argparse.Namespace) -> Json:
     loops = Loops()
     reused = agno_agent(args.url)
-    variants = {
+    variants: dict[str, Callable[[], Any]] = {
         "reuse": loops.runner(lambda: reused.arun(PROMPT)),
         "new": loops.runner(lambda: agno_agent(args.url).arun(PROMPT)),
     }

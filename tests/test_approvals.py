@@ -296,6 +296,7 @@ def test_repeated_or_changed_calls_need_their_own_approval(db_path: str) -> None
             [ToolCallPart("a", "refund", {"order_id": "1", "amount": 5.0})],
             [ToolCallPart("b", "refund", {"order_id": "1", "amount": 5.0})],
             [ToolCallPart("c", "refund", {"order_id": "1", "amount": 5000.0})],
+            [ToolCallPart("d", "refund", {"order": "1", "amount": 5.0})],
             "done",
         ]
     )
@@ -312,8 +313,12 @@ def test_repeated_or_changed_calls_need_their_own_approval(db_path: str) -> None
     third = agent.continue_run(run.run_id)
     assert third.status == "paused" and third.approvals[0].args["amount"] == 5000.0
     third.approvals[0].reject(by=ana, reason="too much")
+    fourth = agent.continue_run(run.run_id)  # renamed arguments: a new call, a new approval
+    assert fourth.status == "paused" and fourth.approvals[0].args == {"order": "1", "amount": 5.0}
+    fourth.approvals[0].approve(by=ana)
     final = agent.continue_run(run.run_id)
-    assert [t.status for t in final.tool_calls] == ["completed", "completed", "rejected"]
+    assert [t.status for t in final.tool_calls] == ["completed", "completed", "rejected", "error"]
+    assert "order_id: Field required" in (final.tool_calls[3].error or "")
 
 
 def test_pausing_without_a_store_is_a_clear_error() -> None:

@@ -33,8 +33,9 @@ def support_story(request: RecordedRequest) -> Turn:
     return Turn.text(f"Done: {results[0]['content']}.")
 
 
-def test_the_readme_example_runs(fake: FakeAnthropic, tmp_path: Path,
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_readme_example_runs(
+    fake: FakeAnthropic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake.reset(handler=support_story)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url or "")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")

@@ -185,17 +185,81 @@ def _content_block(part: Part) -> dict[str, Any]:
         return {"type": "text", "text": part.text}
     if isinstance(part, ToolCallPart):
         return {"type": "tool_use", "id": part.id, "name": part.name, "input": part.args}
-    content = part.content
-    if not isinstance(content, str):
-        import json
-
-        content = json.dumps(content, default=str)
     return {
         "type": "tool_result",
         "tool_use_id": part.tool_call_id,
-        "content": content,
+        "content": _tool_result_content(part.content),
         "is_error": part.is_error,
     }
+
+
+_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+
+def _is_mcp_result(content: Any) -> bool:
+    return isinstance(content, dict) and content.get("type") == "mcp_result"
+
+
+def _tool_result_content(content: Any) -> str | list[dict[str, Any]]:
+    """A tool result as Claude gets it: a string, or content blocks for an MCP result
+    (``{"type": "mcp_result", ...}``, see docs/mcp.md) with images or several parts."""
+    import json
+
+    note = None
+    edited = isinstance(content, dict) and set(content) == {"result", "note"}
+    if edited and _is_mcp_result(content["result"]):  # approved with edited arguments
+        content, note = content["result"], content["note"]
+    if not _is_mcp_result(content):
+        return content if isinstance(content, str) else json.dumps(content, default=str)
+    blocks = [_mcp_block(b) for b in content.get("content") or []]
+    structured = content.get("structured_content")
+    if structured is not None and not any(_is_json_of(b, structured) for b in blocks):
+        blocks.append({"type": "text", "text": json.dumps(structured, default=str)})
+    if note:
+        blocks.append({"type": "text", "text": note})
+    blocks = [b for b in blocks if b["type"] != "text" or b["text"]]
+    if not blocks:
+        return ""
+    if len(blocks) == 1 and blocks[0]["type"] == "text":
+        text: str = blocks[0]["text"]
+        return text
+    return blocks
+
+
+def _mcp_block(block: dict[str, Any]) -> dict[str, Any]:
+    """One stored MCP content block as a Claude block: text and images as they are,
+    resource links and embedded resources as text."""
+    kind = block.get("type")
+    source = block.get("source") or {}
+    media_type = source.get("media_type") or block.get("mime_type") or "unknown type"
+    if kind == "text":
+        return {"type": "text", "text": str(block.get("text", ""))}
+    if kind == "image" and media_type in _IMAGE_TYPES:
+        return {"type": "image", "source": source}
+    if kind == "resource_link":
+        text = f"Resource link: {block.get('name')} <{block.get('uri')}> ({media_type})"
+        if block.get("description"):
+            text += f": {block['description']}"
+        return {"type": "text", "text": text}
+    if kind == "resource" and block.get("text") is not None:
+        return {"type": "text", "text": f"Resource <{block.get('uri')}>:\n{block['text']}"}
+    if kind == "resource" and media_type in _IMAGE_TYPES:
+        data = {"type": "base64", "media_type": media_type, "data": block.get("blob", "")}
+        return {"type": "image", "source": data}
+    what = f"{kind} <{block['uri']}>" if block.get("uri") else str(kind)
+    return {"type": "text", "text": f"[{what} ({media_type}) is not shown to the model]"}
+
+
+def _is_json_of(block: dict[str, Any], value: Any) -> bool:
+    """Whether a text block holds ``value`` as JSON (servers send both forms)."""
+    import json
+
+    if block["type"] != "text":
+        return False
+    try:
+        return bool(json.loads(block["text"]) == value)
+    except ValueError:
+        return False
 
 
 def to_anthropic_messages(messages: list[Message]) -> list[dict[str, Any]]:

@@ -69,7 +69,8 @@ class StoreThread:
 
     ``invalidate`` is called in the thread when what was read from the file may stop
     being true: right before the file is let go (while nobody else can have written it
-    yet), and after a write batch failed.
+    yet), and after a write batch failed. ``on_attach`` is called in the thread each time
+    the file has been attached and migrated (it must not raise).
     """
 
     def __init__(
@@ -79,6 +80,7 @@ class StoreThread:
         lock_timeout: float,
         idle_release: float,
         invalidate: Callable[[], None],
+        on_attach: Fn | None = None,
     ) -> None:
         self.path = path
         self.generation = 0
@@ -86,6 +88,7 @@ class StoreThread:
         self._lock_timeout = lock_timeout
         self._idle_release = idle_release
         self._invalidate = invalidate
+        self._on_attach = on_attach
         self._handoff = None if path == ":memory:" else HandoffLock(path)
         self._db: duckdb.DuckDBPyConnection | None = None
         self._attached = False
@@ -349,6 +352,8 @@ class StoreThread:
         try:
             db.execute(f"USE {_ALIAS}")
             migrate(db, name=self.path)
+            if self._on_attach is not None:
+                self._on_attach(db)
         except BaseException:
             db.execute("USE memory")
             db.execute(f"DETACH {_ALIAS}")

@@ -56,20 +56,27 @@ from agno_nb.run import RunOutput
 from agno_nb.storage import SessionRecord
 from agno_nb.storage._approvals import ApprovalStoreMixin
 from agno_nb.storage._cache import HISTORY_CAP, RunCache
+from agno_nb.storage._recovery import Recovery, process_owner, recover_abandoned_runs
+from agno_nb.storage._spans import SpanBuffer
 from agno_nb.storage._worker import StoreThread
 
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from agno_nb.tracing import SpanRow
+
 __all__ = ["DuckDBStore"]
 
 T = TypeVar("T")
 
-_KEY_COLUMNS = ("run_id", "session_id", "user_id", "agent_id", "agent_name", "created_at")
+_KEY_COLUMNS = (
+    "run_id", "session_id", "user_id", "agent_id", "agent_name", "created_at", "owner",
+)  # fmt: skip
 _STATE_COLUMNS = (
     "status", "input", "content", "messages", "tool_calls", "model", "stop_reason", "error",
     "error_type", "trace_id", "input_tokens", "output_tokens", "cache_read_tokens",
     "cache_write_tokens", "requests", "updated_at", "finished_at", "duration_ms",
+    "root_span_id",
 )  # fmt: skip
 _RUN_COLUMNS = _KEY_COLUMNS + _STATE_COLUMNS
 _USAGE_COLUMNS = _STATE_COLUMNS[10:15]
@@ -99,12 +106,19 @@ def _run_row(run: RunOutput) -> Row:
     usage = run.usage
     return (
         run.run_id, run.session_id, run.user_id, run.agent_id, run.agent_name,
-        run.created_at, str(run.status), run.input, _dumps(data["content"]),
+        run.created_at, process_owner(), str(run.status), run.input, _dumps(data["content"]),
         _dumps(data["messages"]), _dumps(data["tool_calls"]), run.model, run.stop_reason,
         run.error, run.error_type, run.trace_id, usage.input_tokens, usage.output_tokens,
         usage.cache_read_tokens, usage.cache_write_tokens, usage.requests, run.updated_at,
-        run.finished_at, run.duration_ms,
+        run.finished_at, run.duration_ms, run.root_span_id,
     )  # fmt: skip
+
+
+def _shut_down(spans: SpanBuffer, thread: StoreThread) -> None:
+    """Queue the buffered spans, then commit everything and stop the store thread."""
+    if not thread.closed:
+        spans.close()
+    thread.close()
 
 
 def _run_from_row(row: Row) -> RunOutput:
@@ -164,14 +178,21 @@ class DuckDBStore(ApprovalStoreMixin):
         path = os.fspath(path)
         self.path = path if path == ":memory:" else os.path.abspath(path)
         self._cache = RunCache()
-        self._thread = StoreThread(
+        self._recovery = Recovery()
+        self._thread = thread = StoreThread(
             self.path,
             lock_timeout=lock_timeout,
             idle_release=idle_release,
             invalidate=self._cache.invalidate,
+            on_attach=None if self.path == ":memory:" else self._recovery.on_attach,
         )
+
+        def submit_spans(fn: Callable[[duckdb.DuckDBPyConnection], object]) -> None:
+            thread.write(fn, wait=False, label="write_spans")
+
+        self._spans = spans = SpanBuffer(submit_spans)
         # Flush and close when garbage collected or at interpreter exit, whichever first.
-        self._finalizer = weakref.finalize(self, self._thread.close)
+        self._finalizer = weakref.finalize(self, _shut_down, spans, thread)
 
     @property
     def closed(self) -> bool:
@@ -199,6 +220,7 @@ class DuckDBStore(ApprovalStoreMixin):
         ``save_run`` for those).
         """
         self._check_open()
+        self._spans.submit_now()  # the query sees the spans this process recorded
         return self._thread.call(fn, transaction=True)
 
     def submit(self, fn: Callable[[duckdb.DuckDBPyConnection], object]) -> None:
@@ -209,6 +231,19 @@ class DuckDBStore(ApprovalStoreMixin):
         """
         self._check_open()
         self._thread.write(fn, wait=False, label=getattr(fn, "__qualname__", repr(fn)))
+
+    # -- tracing ---------------------------------------------------------------------
+
+    def record_spans(self, rows: list[SpanRow]) -> None:
+        """Queue finished spans (``agno_nb.tracing`` rows); written in batches."""
+        self._check_open()
+        self._spans.add(rows)
+
+    def recover_abandoned_runs(self) -> list[str]:
+        """Mark ``running`` runs of dead local processes (or expired leases) as failed now;
+        their ids. A store also does this by itself when it opens the file."""
+        now = datetime.now(UTC)
+        return self.call(lambda con: recover_abandoned_runs(con, now))
 
     # -- the Store protocol ----------------------------------------------------------
 
@@ -304,6 +339,7 @@ class DuckDBStore(ApprovalStoreMixin):
 
     def flush(self) -> None:
         self._check_open()
+        self._spans.submit_now()
         self._thread.flush()
 
     def close(self) -> None:

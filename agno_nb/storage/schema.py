@@ -114,6 +114,64 @@ MIGRATIONS: list[Migration] = [
         )""",
         ),
     ),
+    Migration(
+        3,
+        "trace spans; run owners and root spans",
+        (
+            "ALTER TABLE runs ADD COLUMN root_span_id VARCHAR",
+            "ALTER TABLE runs ADD COLUMN owner VARCHAR",
+            """CREATE TABLE spans (
+            trace_id VARCHAR NOT NULL,
+            span_id VARCHAR NOT NULL,
+            parent_span_id VARCHAR,
+            name VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            start_time TIMESTAMPTZ NOT NULL,
+            end_time TIMESTAMPTZ NOT NULL,
+            duration_ms DOUBLE NOT NULL,
+            status VARCHAR NOT NULL,
+            status_message VARCHAR,
+            run_id VARCHAR,
+            session_id VARCHAR,
+            user_id VARCHAR,
+            agent_id VARCHAR,
+            model VARCHAR,
+            tool_name VARCHAR,
+            prompt_tokens BIGINT,
+            completion_tokens BIGINT,
+            cache_read_tokens BIGINT,
+            cache_write_tokens BIGINT,
+            cost_prompt_usd DOUBLE,
+            cost_completion_usd DOUBLE,
+            cost_usd DOUBLE,
+            input_value VARCHAR,
+            output_value VARCHAR,
+            error_type VARCHAR,
+            attributes JSON
+        )""",
+            # the spans with every attribute under its OpenInference name (json_merge_patch
+            # with '{}' drops the null ones)
+            """CREATE VIEW openinference_spans AS
+            SELECT trace_id, span_id, parent_span_id, name, start_time, end_time, status,
+                status_message, json_merge_patch('{}', json_merge_patch(json_object(
+                    'openinference.span.kind', kind, 'session.id', session_id,
+                    'agent.name', CASE WHEN kind = 'AGENT' THEN substr(name, 14) END,
+                    'user.id', user_id, 'llm.model_name', model, 'tool.name', tool_name,
+                    'tool.parameters', CASE WHEN kind = 'TOOL' THEN input_value END,
+                    'input.value', input_value, 'output.value', output_value,
+                    'llm.token_count.prompt', prompt_tokens,
+                    'llm.token_count.completion', completion_tokens,
+                    'llm.token_count.total', prompt_tokens + completion_tokens,
+                    'llm.token_count.prompt_details.cache_read', cache_read_tokens,
+                    'llm.token_count.prompt_details.cache_write', cache_write_tokens,
+                    'llm.cost.prompt', cost_prompt_usd, 'llm.cost.completion',
+                    cost_completion_usd, 'llm.cost.total', cost_usd,
+                    'exception.type', error_type,
+                    'exception.message', CASE WHEN status = 'ERROR' THEN status_message END
+                ), coalesce(attributes, '{}'))) AS attributes
+            FROM spans""",
+        ),
+    ),
 ]
 
 
