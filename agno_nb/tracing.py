@@ -106,10 +106,10 @@ def _json(value: dict[str, Any]) -> str:
 
 def _message_value(message: Message) -> str:
     """A request's last message or a response, as text (plain text when it is only text)."""
-    parts = message.to_dict()["parts"]
-    if all(p.get("kind") == "text" for p in parts):
-        return _cut("".join(p.get("text", "") for p in parts))
-    return _cut(json.dumps(parts, default=str, ensure_ascii=False))
+    parts = message.parts
+    if all(p.kind == "text" for p in parts):
+        return _cut("".join(p.text for p in parts))  # type: ignore[union-attr]
+    return _cut(json.dumps([p.to_dict() for p in parts], default=str, ensure_ascii=False))
 
 
 def otlp_endpoint(tracing: Tracing) -> str | None:

@@ -31,8 +31,11 @@ def _attempt(fn: Any) -> dict[str, Any]:
         return {"ok": False, "error": type(exc).__name__, "message": str(exc)}
 
 
-def _wait_for(path: Path) -> None:
+def _wait_for(path: Path, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
     while not path.exists():
+        if time.monotonic() > deadline:  # the test gave up: never linger as an orphan
+            raise SystemExit(f"no {path.name} after {timeout:g} s")
         time.sleep(0.0005)
 
 

@@ -84,15 +84,21 @@ def _race(
         for _ in range(2)
     ]
     results: list[list[dict[str, Any]]] = []
-    for i in range(len(ids)):
-        (folder / f"go_{i}").touch()
-        deadline = time.monotonic() + 60
-        while len(found := sorted(folder.glob(f"result_{i}_*"))) < 2:
-            assert time.monotonic() < deadline, f"trial {i} did not finish"
-            time.sleep(0.002)
-        results.append([json.loads(p.read_text()) for p in found])
-    for proc in procs:
-        assert proc.wait(timeout=60) == 0
+    try:
+        for i in range(len(ids)):
+            (folder / f"go_{i}").touch()
+            deadline = time.monotonic() + 60
+            while len(found := sorted(folder.glob(f"result_{i}_*"))) < 2:
+                assert time.monotonic() < deadline, f"trial {i} did not finish"
+                time.sleep(0.002)
+            results.append([json.loads(p.read_text()) for p in found])
+        for proc in procs:
+            assert proc.wait(timeout=60) == 0
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     return results
 
 

@@ -228,7 +228,8 @@ def test_agent_export_is_a_magic_of_the_extension(tmp_path: Path) -> None:
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "agno_nb.jupyter")
     out = tmp_path / "svc"
-    result = shell.run_line_magic("agent_export", f"support {out} --notebook {SUPPORT} --no-verify")  # noqa: E501
+    line = f"support {out} --notebook {SUPPORT} --no-verify"
+    result = shell.run_line_magic("agent_export", line)
     assert result.files and (out / "app.py").exists()
     with pytest.raises(UsageError, match="cannot export 'billing'"):
         shell.run_line_magic("agent_export", f"billing {tmp_path / 'x'} --notebook {SUPPORT}")

@@ -5,7 +5,7 @@ Import names map to distributions through ``importlib.metadata.packages_distribu
 into the folder) need no line. agno-nb itself is always there: pinned to its version
 when installed from an index, else (it is not on PyPI yet) to the local checkout it runs
 from, which the generated README explains. The service's own imports (FastAPI, uvicorn,
-python-multipart, PyJWT) and agno-nb's dependencies are pinned too.
+python-multipart, PyJWT and cryptography) and agno-nb's dependencies are pinned too.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 __all__ = ["Requirements", "imported_modules", "requirements_for"]
 
-SERVICE = ("fastapi", "uvicorn", "python-multipart", "PyJWT")
+SERVICE = ("fastapi", "uvicorn", "python-multipart", "PyJWT", "cryptography")  # RS256 JWTs
 _OWN = "agno-nb"
 
 

@@ -98,14 +98,15 @@ class Service:
         return store
 
     def startup(self) -> None:
-        path = service_lock_path(self.store)
-        if path is not None:
-            self.lock = ServiceLock(path)
-            self.lock.acquire()
+        """Refuse an exposed service without auth, then take the store's service lock."""
         self.insecure = self.insecure or os.environ.get("AGNO_NB_INSECURE") == "1"
         host = os.environ.get("AGNO_NB_SERVE_HOST") or cli_host()
         if host is not None:
             check_exposure(host, self.auth, insecure=self.insecure)
+        path = service_lock_path(self.store)
+        if path is not None:
+            self.lock = ServiceLock(path)
+            self.lock.acquire()
         methods = [f"{len(self.auth.api_keys)} API key(s)"] if self.auth.api_keys else []
         if self.auth.jwt is not None:
             methods.append(f"JWT {self.auth.jwt.algorithm}")

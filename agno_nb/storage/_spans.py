@@ -1,17 +1,19 @@
 """Writing spans: a buffer per store, drained in batches by the store thread.
 
 ``record_spans(rows)`` (a run's spans when it ends or pauses, already scrubbed by the
-recorder) extends a list under a lock. The first rows after a drain open a 20 ms window;
-at its end one write-behind job takes every row buffered by then, converts them to Arrow
-in one call (a list of tuples to a struct array; the per-run columns dictionary-encoded)
-and inserts them with one ``INSERT ... SELECT``. An insert into the wide ``spans`` table
-costs a few ms however few its rows, so a busy process (a run every few ms) writes one
-batch per window instead of one per run. Without pyarrow the rows go in as DuckDB lists
-(``unnest``), several times slower.
+recorder) extends a list under a lock and, unless spans were written less than 100 ms
+ago, queues a write-behind job at once; otherwise a drainer thread queues it when the
+100 ms are over, with every span that came meanwhile. The job converts the rows to Arrow
+in one call (a list of tuples to a struct array) and inserts them with one
+``INSERT ... SELECT``. An insert into the wide ``spans`` table costs a few ms however few
+its rows, so a busy process (a run every few ms) writes at most ten batches a second
+instead of one per run. Without pyarrow the rows go in as DuckDB lists (``unnest``),
+several times slower.
 
-Durability: a run's spans are committed within about 20 ms of its end or pause (at once
-before a read of this process, and at a normal exit or ``close``). A ``kill -9`` loses
-the spans of the run it interrupts and of runs that ended in the 20 ms before.
+Durability: a run's spans are queued when it ends or pauses, like its run row; in a busy
+process up to 100 ms later (at once before a read of this process, and at a normal exit
+or ``close``). A ``kill -9`` loses the spans of the run it interrupts and, in a busy
+process, those of runs that ended in the 100 ms before.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["SpanBuffer", "insert_spans"]
 
 _COLUMNS = [*SPAN_FIELDS[:-1], "attributes"]  # the row's JSON text "extra" -> attributes
-_PER_RUN = ("trace_id", "run_id", "session_id", "user_id", "agent_id")  # one run: one value
 _INTS = ("start_ns", "end_ns", "prompt_tokens", "completion_tokens", "cache_read_tokens",
          "cache_write_tokens")  # fmt: skip
 _FLOATS = ("cost_prompt_usd", "cost_completion_usd", "cost_usd")
@@ -58,16 +59,12 @@ _struct: Any = None
 
 
 def _arrow(pa: Any, rows: list[SpanRow]) -> Any:
-    """The rows as one Arrow record batch: converted in one call (as a struct array), the
-    per-run columns dictionary-encoded (cheaper to insert)."""
+    """The rows as one Arrow record batch, converted in one call (as a struct array)."""
     global _struct
     if _struct is None:
         kinds = {n: pa.int64() for n in _INTS} | {n: pa.float64() for n in _FLOATS}
         _struct = pa.struct([pa.field(n, kinds.get(n, pa.string())) for n in _COLUMNS])
-    batch = pa.RecordBatch.from_struct_array(pa.array(rows, type=_struct))
-    columns = [c.dictionary_encode() if n in _PER_RUN else c
-               for n, c in zip(_COLUMNS, batch.columns, strict=True)]  # fmt: skip
-    return pa.RecordBatch.from_arrays(columns, names=_COLUMNS)
+    return pa.RecordBatch.from_struct_array(pa.array(rows, type=_struct))
 
 
 def insert_spans(con: duckdb.DuckDBPyConnection, rows: list[SpanRow]) -> None:
@@ -86,21 +83,23 @@ def insert_spans(con: duckdb.DuckDBPyConnection, rows: list[SpanRow]) -> None:
 
 
 class SpanBuffer:
-    """Spans waiting for the store thread.
+    """Spans waiting for the store thread, written at most once per ``INTERVAL``.
 
-    The first spans after a drain start a ``WINDOW``; when it ends, a drainer thread
-    queues one write job (``submit``) for everything buffered by then. ``submit_now``
-    queues it at once (before a read of this process, so that it sees its own spans, and
-    when the store closes).
+    Spans that arrive when the last write was queued ``INTERVAL`` ago or more are queued
+    at once (``submit``: one write job for everything buffered); spans that arrive sooner
+    wait, and a drainer thread queues them when the interval is over, together with all
+    that came meanwhile. ``submit_now`` queues at once (before a read of this process, so
+    that it sees its own spans, and when the store closes).
     """
 
-    WINDOW = 0.02
+    INTERVAL = 0.1
 
     def __init__(self, submit: Callable[[Callable[[duckdb.DuckDBPyConnection], None]], None]):
         self._submit = submit
         self._lock = threading.Lock()
         self._rows: list[SpanRow] = []
-        self._due: float | None = None  # when the current window ends
+        self._last = float("-inf")  # when the last write job was queued
+        self._due: float | None = None  # when the drainer queues the next one
         self._queued = False  # a write job for the buffered spans is in the store's queue
         self._wake = threading.Condition(self._lock)
         self._closed = False
@@ -111,22 +110,28 @@ class SpanBuffer:
             if self._closed:
                 raise RuntimeError("the span buffer is closed")
             self._rows.extend(rows)
-            if self._due is None and not self._queued:
-                self._due = time.monotonic() + self.WINDOW
+            if self._due is not None or self._queued:
+                return
+            now = time.monotonic()
+            if now - self._last < self.INTERVAL:
+                self._due = self._last + self.INTERVAL
                 if self._drainer is None:
                     self._drainer = threading.Thread(
                         target=self._drain_loop, name="agno-nb-spans", daemon=True
                     )
                     self._drainer.start()
                 self._wake.notify()
+                return
+            self._queued, self._last = True, now
+        self._queue_job()
 
     def submit_now(self) -> None:
         """Queue the write of the buffered spans now (if any and not queued yet)."""
         with self._lock:
             if self._queued or not self._rows:
                 return
-            self._queued, self._due = True, None
-        self._submit(self._job())
+            self._queued, self._due, self._last = True, None, time.monotonic()
+        self._queue_job()
 
     def close(self) -> None:
         """Queue what is buffered and stop the drainer."""
@@ -134,6 +139,14 @@ class SpanBuffer:
         with self._lock:
             self._closed = True
             self._wake.notify()
+
+    def _queue_job(self) -> None:
+        try:
+            self._submit(self._job())
+        except BaseException:
+            with self._lock:
+                self._queued = False
+            raise
 
     def _drain_loop(self) -> None:
         with self._lock:
@@ -148,10 +161,10 @@ class SpanBuffer:
                 self._due = None
                 if self._queued or not self._rows:
                     continue
-                self._queued = True
+                self._queued, self._last = True, time.monotonic()
                 self._lock.release()
                 try:
-                    self._submit(self._job())
+                    self._queue_job()
                 except Exception:  # the store closed under us: close() queued the spans
                     pass
                 finally:
