@@ -42,6 +42,7 @@ logger = logging.getLogger("agno_nb.storage")
 _POLL = 0.005
 _TURN = 0.05
 _MAX_BATCH = 32
+_COALESCE = 0.03  # seconds a write-behind batch waits for more jobs (see _gather)
 _MAX_WRITE_ERRORS = 1000
 _ALIAS = "agno_store"
 _BUSY_MARKERS = ("Could not set lock", "Unique file handle conflict")
@@ -176,18 +177,34 @@ class StoreThread:
                 elif time.monotonic() - last_job >= self._idle_release:
                     self._detach()
                 continue
-            jobs = [job]
-            while len(jobs) < _MAX_BATCH:
-                try:
-                    jobs.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            jobs = self._gather(job)
             if not self._run(jobs):
                 return
             del job, jobs  # do not keep the store alive through a job's closure
             last_job = time.monotonic()
             if last_job - self._attached_at >= _TURN and self._waiters():
                 self._detach(yielding=True)
+
+    def _gather(self, first: _Job) -> list[_Job]:
+        """The batch that starts with ``first``.
+
+        A batch of write-behind jobs only waits up to ``_COALESCE`` for more: a short run's
+        start and end saves then land in one batch, where only the last one runs, so the
+        file is written once per run and not while the run is going on. A job that
+        somebody waits for (a read, a call, a durable write, a flush) ends the wait.
+        """
+        jobs = [first]
+        deadline = time.monotonic() + _COALESCE if _behind(first) else 0.0
+        while len(jobs) < _MAX_BATCH:
+            left = deadline - time.monotonic()
+            try:
+                job = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            jobs.append(job)
+            if not _behind(job):
+                deadline = 0.0
+        return jobs
 
     def _run(self, jobs: list[_Job]) -> bool:
         """Run ``jobs`` in order; False once the STOP job was reached."""
@@ -375,3 +392,8 @@ class StoreThread:
             self._db = self._connect()
         finally:
             self._handoff.release(yielding=yielding)
+
+
+def _behind(job: _Job) -> bool:
+    """A write-behind job: nobody waits for it."""
+    return job.kind is _Kind.WRITE and job.future is None
