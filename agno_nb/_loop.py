@@ -45,6 +45,9 @@ class RunSetup:
     model: Model
     store: Store | None
     history: list[Message]
+    #: resolves the agent's toolsets (MCP servers) once the run is recorded, so that a
+    #: server that cannot be reached fails the run, stored, instead of losing it
+    resolve_tools: bool = False
 
 
 def _failed(run: RunOutput, exc: BaseException) -> None:
@@ -67,6 +70,9 @@ async def run_events(
                 store.save_run(run)
         else:
             yield resume
+        if setup.resolve_tools:
+            await agent.resolve_tools()
+        if resume is not None:
             async for event in _resume_pending(setup, run, ids):
                 yield event
         output_errors = 0

@@ -23,11 +23,24 @@ _portal_lock = threading.Lock()
 _portal_loop: asyncio.AbstractEventLoop | None = None
 
 
+class _ThreadLoop:
+    """A thread's private loop, closed when the thread ends (its locals are dropped)."""
+
+    __slots__ = ("loop",)
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __del__(self) -> None:
+        if not self.loop.is_closed() and not self.loop.is_running():
+            self.loop.close()
+
+
 def _thread_loop() -> asyncio.AbstractEventLoop:
-    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = _local.loop = asyncio.new_event_loop()
-    return loop
+    owner: _ThreadLoop | None = getattr(_local, "owner", None)
+    if owner is None or owner.loop.is_closed():
+        owner = _local.owner = _ThreadLoop()
+    return owner.loop
 
 
 def _portal() -> asyncio.AbstractEventLoop:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from agno_nb import events as ev
@@ -245,7 +254,6 @@ class Agent:
     ) -> AsyncIterator[ev.RunEvent]:
         from agno_nb._loop import RunSetup, run_events
         from agno_nb.messages import Message
-        from agno_nb.tracing import start_trace
 
         run = self._start(prompt, user_id, session_id)
         store = self.store
@@ -257,22 +265,10 @@ class Agent:
                 for past in store.history(run.session_id, run.user_id, self.num_history_runs):
                     history.extend(past.messages)
         run.messages.append(Message.user(prompt))
-        if self.toolsets:
-            await self.resolve_tools()
-        setup = RunSetup(self, self.model, store, history)
-        trace = start_trace(self, run, store) if self.tracing else None
-        events = run_events(setup, run)
-        if trace is None:
+        setup = RunSetup(self, self.model, store, history, resolve_tools=bool(self.toolsets))
+        async with aclosing(self._traced(run, store, run_events(setup, run))) as events:
             async for event in events:
                 yield event
-            return
-        try:
-            async for event in events:
-                trace.observe(event)
-                yield event
-        finally:
-            await events.aclose()  # a consumer that stops early: the run ends cancelled
-            trace.close()
 
     @overload
     def arun(
@@ -358,7 +354,6 @@ class Agent:
     async def _continue_events(self, run_id: str) -> AsyncIterator[ev.RunEvent]:
         from agno_nb._decisions import lease_paused_run
         from agno_nb._loop import RunSetup, run_events
-        from agno_nb.tracing import start_trace
 
         store = self.store
         if store is None:
@@ -370,17 +365,25 @@ class Agent:
         if self.add_history_to_context and self.num_history_runs > 0:
             for past in store.history(run.session_id, run.user_id, self.num_history_runs):
                 history.extend(past.messages)
-        if self.toolsets:
-            await self.resolve_tools()
-        setup = RunSetup(self, self.model, store, history)
+        setup = RunSetup(self, self.model, store, history, resolve_tools=bool(self.toolsets))
         resume = ev.RunContinued(
             run_id=run.run_id,
             agent_id=run.agent_id,
             session_id=run.session_id,
             user_id=run.user_id,
         )
+        traced = self._traced(run, store, run_events(setup, run, resume=resume))
+        async with aclosing(traced) as events:
+            async for event in events:
+                yield event
+
+    async def _traced(
+        self, run: RunOutput, store: Store | None, events: AsyncGenerator[ev.RunEvent, None]
+    ) -> AsyncGenerator[ev.RunEvent, None]:
+        """``events``, recorded as spans when tracing is on."""
+        from agno_nb.tracing import start_trace
+
         trace = start_trace(self, run, store) if self.tracing else None
-        events = run_events(setup, run, resume=resume)
         if trace is None:
             async for event in events:
                 yield event
@@ -390,7 +393,7 @@ class Agent:
                 trace.observe(event)
                 yield event
         finally:
-            await events.aclose()
+            await events.aclose()  # a consumer that stops early: the run ends cancelled
             trace.close()
 
 

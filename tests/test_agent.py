@@ -155,3 +155,20 @@ def test_function_model_sees_history_free_messages_and_tool_definitions() -> Non
     assert run.content == "hi"
     assert seen[0].system == "A helper."
     assert [t.name for t in seen[0].tools] == ["lookup_order"]
+
+
+def test_sync_runs_from_short_lived_threads_leave_no_open_loops() -> None:
+    import gc
+    import threading
+    import warnings
+
+    agent = Agent("support", model=TestModel(), tools=[lookup_order], db=False)
+    results: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        for _ in range(3):
+            thread = threading.Thread(target=lambda: results.append(str(agent.run("x").status)))
+            thread.start()
+            thread.join()
+        gc.collect()
+    assert results == ["completed"] * 3

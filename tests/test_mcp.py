@@ -16,7 +16,7 @@ import pytest
 from mcp.server.mcpserver import Context, Image, MCPServer
 from mcp_types import EmbeddedResource, ResourceLink, TextContent, TextResourceContents
 
-from agno_nb import Agent, FunctionModel, Principal, _portal
+from agno_nb import Agent, FunctionModel, Principal
 from agno_nb.approvals import ToolCall
 from agno_nb.events import RunEvent, ToolCallError, ToolCallProgress
 from agno_nb.exceptions import ConfigError, MCPError
@@ -287,9 +287,8 @@ async def test_one_session_serves_runs_on_every_loop_and_thread() -> None:
     assert agent.run("3").content == "read_note:OK"  # sync run inside a running loop (portal)
     box: list[Any] = []
 
-    def in_a_thread() -> None:  # a thread's private loop
+    def in_a_thread() -> None:  # a thread's private loop, closed when the thread ends
         box.append(agent.run("4"))
-        _portal._local.loop.close()  # the portal keeps it for the thread's life
 
     thread = threading.Thread(target=in_a_thread)
     thread.start()

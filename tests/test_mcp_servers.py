@@ -293,11 +293,15 @@ def test_a_changed_tool_list_is_fetched_again() -> None:
     assert "fresh" not in after and "fresh" in refreshed
 
 
-def test_unreachable_servers_fail_the_run_with_a_clear_error() -> None:
+def test_unreachable_servers_fail_the_run_with_a_clear_error(tmp_path: Path) -> None:
     port = mcp_servers.free_port()
     nowhere = MCPTools(url=f"http://127.0.0.1:{port}/mcp", name="nowhere", timeout=5)
+    agent = Agent("c", model=_calls("x"), tools=[nowhere], db=str(tmp_path / "a.duckdb"))
     with pytest.raises(MCPError, match=r"cannot connect to MCP server 'nowhere'.*ConnectError"):
-        Agent("c", model=_calls("x"), tools=[nowhere], db=False).run("go")
+        agent.run("go")
+    assert agent.store is not None
+    [run] = agent.store.list_runs()  # the run is not lost: it is stored as failed
+    assert run.status == "failed" and run.error_type == "MCPError"
 
 
 def test_sessions_are_closed_when_the_process_exits(tmp_path: Path) -> None:
