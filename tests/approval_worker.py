@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,20 @@ from agno_nb import Principal
 from agno_nb._decisions import decide
 from agno_nb.exceptions import AgnoNBError
 from tests.approval_agent import build
+
+
+def run_worker(env: dict[str, str], *args: str) -> dict[str, Any]:
+    """Run this worker in a fresh process (from a test) and return its last JSON line."""
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.approval_worker", *args],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def _attempt(fn: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import pytest
 
 from agno_nb import Principal
 from tests.approval_agent import build
+from tests.approval_worker import run_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIALS = 12
@@ -26,35 +27,22 @@ def _env(effects: Path) -> dict[str, str]:
     return {**os.environ, "SIDE_EFFECTS": str(effects), "PYTHONPATH": str(ROOT)}
 
 
-def _worker(env: dict[str, str], *args: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "tests.approval_worker", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
 def test_pause_decide_and_continue_in_three_processes(db_path: str, tmp_path: Path) -> None:
     env = _env(tmp_path / "effects.txt")
-    paused = _worker(env, "pause", db_path, "Refund order 42 and delete customer 7", "ana")
+    paused = run_worker(env, "pause", db_path, "Refund order 42 and delete customer 7", "ana")
     assert paused["status"] == "paused" and len(paused["approvals"]) == 2
     refund_id, delete_id = paused["approvals"]
     # the process that paused is gone; process 2 decides, with the wrong role first
-    assert _worker(env, "decide", db_path, delete_id, "bob", "approved") == {
+    assert run_worker(env, "decide", db_path, delete_id, "bob", "approved") == {
         "ok": False,
         "error": "ApprovalPermissionError",
         "message": "cannot approve 'delete_customer': this call needs the 'admin' role; "
         "bob has roles: none",
     }
-    assert _worker(env, "decide", db_path, refund_id, "bob", "approved")["ok"]
-    assert _worker(env, "decide", db_path, delete_id, "root", "rejected", "admin")["ok"]
+    assert run_worker(env, "decide", db_path, refund_id, "bob", "approved")["ok"]
+    assert run_worker(env, "decide", db_path, delete_id, "root", "rejected", "admin")["ok"]
     # process 3 continues
-    assert _worker(env, "continue", db_path, paused["run_id"])["status"] == "completed"
+    assert run_worker(env, "continue", db_path, paused["run_id"])["status"] == "completed"
     assert (tmp_path / "effects.txt").read_text().count("refund 42 30.0") == 1
     store = build(db_path).store
     assert store is not None

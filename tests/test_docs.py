@@ -11,8 +11,8 @@ import pytest
 
 import agno_nb
 from agno_nb import exceptions
-from agno_nb.testing import FakeAnthropic, Turn
-from agno_nb.testing.fake_anthropic import RecordedRequest
+from agno_nb.testing import FakeAnthropic
+from tests.service_support import support_story
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -20,17 +20,6 @@ README = (ROOT / "README.md").read_text()
 
 def _python_blocks(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.S)
-
-
-def support_story(request: RecordedRequest) -> Turn:
-    """The support conversation of the README: look up, ask for a refund, then answer."""
-    last = request.messages[-1]["content"]
-    results = [b for b in last if isinstance(b, dict) and b.get("type") == "tool_result"]
-    if not results:
-        return Turn.tool_call("lookup_order", {"order_id": "42"})
-    if "delivered" in str(results[0]["content"]):
-        return Turn.tool_call("refund", {"order_id": "42", "amount": 30.0})
-    return Turn.text(f"Done: {results[0]['content']}.")
 
 
 def test_the_readme_example_runs(

@@ -22,6 +22,7 @@ from agno_nb.testing import FakeAnthropic, Turn
 from agno_nb.testing.fake_anthropic import ToolCall
 from agno_nb.tools import Tool
 from tests.approval_agent import build
+from tests.approval_worker import run_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -214,16 +215,7 @@ def test_a_paused_run_continued_in_another_process_is_one_trace(
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SIDE_EFFECTS": str(tmp_path / "fx")}
 
     def worker(*args: str) -> dict[str, Any]:
-        out = subprocess.run(
-            [sys.executable, "-m", "tests.approval_worker", *args],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+        return run_worker(env, *args)
 
     paused = worker("pause", db_path, "Refund order 42", "ana")
     with DuckDBStore(db_path) as store:
