@@ -36,3 +36,16 @@ def magics_of(shell: Any) -> Any:
     from agno_nb.jupyter import _STATE
 
     return _STATE[id(shell)][0]
+
+
+def texts(cell: Any) -> str:
+    """Everything a cell printed or displayed, as text."""
+    parts = []
+    for output in cell.outputs:
+        assert output.output_type != "error", f"{output.ename}: {output.evalue}"
+        if output.output_type == "stream":
+            parts.append(output.text)
+        else:
+            data = output.get("data", {})
+            parts += [str(data.get(k, "")) for k in ("text/markdown", "text/plain", "text/html")]
+    return "\n".join(parts)

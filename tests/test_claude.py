@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from agno_nb import Agent, Claude, tool
+from agno_nb import Agent, Claude
 from agno_nb.events import RunContent
 from agno_nb.exceptions import (
     MissingAPIKeyError,
@@ -17,24 +17,7 @@ from agno_nb.exceptions import (
 )
 from agno_nb.testing import FakeAnthropic, Turn
 from agno_nb.testing.fake_anthropic import ToolCall
-
-
-@tool
-def lookup_order(order_id: str) -> dict[str, str]:
-    """Look up an order by its id."""
-    return {"id": order_id, "status": "shipped"}
-
-
-@tool
-def fail(reason: str) -> str:
-    """Always fails."""
-    raise ValueError(reason)
-
-
-def claude(fake: FakeAnthropic, **kwargs: object) -> Claude:
-    opts: dict[str, object] = {"api_key": "sk-test", "base_url": fake.url, "max_retries": 0}
-    opts.update(kwargs)
-    return Claude("claude-sonnet-4-6", **opts)  # type: ignore[arg-type]
+from tests.claude_support import claude, fail, lookup_order
 
 
 def test_text_streams_as_run_content_with_usage(fake: FakeAnthropic) -> None:

@@ -4,11 +4,11 @@ offline: mcp-server-time from .cache/mcp/, FakeAnthropic on 127.0.0.1."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests import mcp_servers
+from tests.jupyter_support import texts
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -26,17 +26,6 @@ def kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return "agno-nb-mcp-test"
 
 
-def outputs(cell: Any) -> str:
-    parts = []
-    for output in cell.outputs:
-        assert output.output_type != "error", f"{output.ename}: {output.evalue}"
-        if output.output_type == "stream":
-            parts.append(output.text)
-        else:
-            parts.append(str(output.get("data", {}).get("text/plain", "")))
-    return "\n".join(parts)
-
-
 def test_the_mcp_notebook_runs_offline_in_a_kernel(kernel: str, tmp_path: Path) -> None:
     import nbformat
     from nbclient import NotebookClient
@@ -46,7 +35,7 @@ def test_the_mcp_notebook_runs_offline_in_a_kernel(kernel: str, tmp_path: Path) 
         nb, kernel_name=kernel, timeout=120, resources={"metadata": {"path": str(tmp_path)}}
     )
     client.execute()
-    cells = [outputs(c) for c in nb.cells if c.cell_type == "code"]
+    cells = [texts(c) for c in nb.cells if c.cell_type == "code"]
     assert "mcp-server-time found" in cells[0]
     assert "get_current_time(timezone): {'mcp.server': 'time', 'mcp.transport': 'stdio'" in cells[1]
     assert "MCPTools('time', stdio: " in cells[1] and "connected)" in cells[1]

@@ -17,21 +17,18 @@ from typing import Any
 
 import pytest
 
-from agno_nb import Agent, Claude, Principal
+from agno_nb import Agent, Principal
 from agno_nb.events import ToolCallProgress
 from agno_nb.exceptions import MCPError
 from agno_nb.mcp import MCPTools
 from agno_nb.testing import FakeAnthropic, Turn
 from tests import mcp_servers
+from tests.claude_support import claude
 from tests.test_tracing import oi
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 CRASHY = [str(ROOT / "tests" / "mcp_test_server.py")]
-
-
-def claude(fake: FakeAnthropic) -> Claude:
-    return Claude("claude-sonnet-4-6", api_key="sk-test", base_url=fake.url, max_retries=0)
 
 
 def close(*toolsets: MCPTools) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.jupyter_support import texts
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
@@ -48,19 +50,6 @@ def execute(name: str, kernel: str, workdir: Path, after_tag: str | None = None)
     )
     client.execute()
     return nb
-
-
-def texts(cell: Any) -> str:
-    """Everything a cell printed or displayed, as text."""
-    parts = []
-    for output in cell.outputs:
-        assert output.output_type != "error", f"{output.ename}: {output.evalue}"
-        if output.output_type == "stream":
-            parts.append(output.text)
-        else:
-            data = output.get("data", {})
-            parts += [str(data.get(k, "")) for k in ("text/markdown", "text/plain", "text/html")]
-    return "\n".join(parts)
 
 
 def code_cells(nb: Any) -> list[Any]:

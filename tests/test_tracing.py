@@ -23,24 +23,10 @@ from agno_nb.testing.fake_anthropic import ToolCall
 from agno_nb.tools import Tool
 from tests.approval_agent import build
 from tests.approval_worker import run_worker
+from tests.claude_support import claude, fail, lookup_order
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@tool
-def lookup_order(order_id: str) -> dict[str, str]:
-    """Look up an order by its id."""
-    return {"id": order_id, "status": "shipped"}
-
-
-@tool
-def fail(reason: str) -> str:
-    """Always fails."""
-    raise ValueError(reason)
-
-
-def claude(fake: FakeAnthropic, model: str = "claude-haiku-4-5") -> Claude:
-    return Claude(model, api_key="test-key", base_url=fake.url, max_retries=0)
+HAIKU = "claude-haiku-4-5"  # priced in agno_nb.pricing
 
 
 def rows(store: Any, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -75,7 +61,7 @@ def test_a_run_leaves_one_trace_with_a_span_per_model_and_tool_call(
             Turn.text("42 has shipped.", input_tokens=100, output_tokens=10),
         ]
     )  # fmt: skip
-    agent = Agent("support", model=claude(fake), tools=[lookup_order, fail], db=db_path)
+    agent = Agent("support", model=claude(fake, HAIKU), tools=[lookup_order, fail], db=db_path)
     run = agent.run("Where is 42?", session_id="s1", user_id="ana")
     store = agent.store
     spans = rows(store, "SELECT * FROM spans ORDER BY start_time, kind")
@@ -124,7 +110,7 @@ def test_a_run_leaves_one_trace_with_a_span_per_model_and_tool_call(
 
 def test_an_unknown_model_costs_null_never_a_guess(fake: FakeAnthropic, db_path: str) -> None:
     fake.reset([Turn.text("hi", input_tokens=10, output_tokens=2)])
-    agent = Agent("a", model=claude(fake, "claude-sonnet-4-6"), db=db_path)
+    agent = Agent("a", model=claude(fake), db=db_path)
     run = agent.run("go")
     [llm] = rows(agent.store, "SELECT * FROM spans WHERE kind = 'LLM'")
     assert llm["model"] == "claude-sonnet-4-6" and llm["prompt_tokens"] == 10
@@ -136,7 +122,7 @@ def test_a_model_error_fails_the_model_span_and_the_run_span(
     fake: FakeAnthropic, db_path: str
 ) -> None:
     fake.reset([Turn.error(500, "scripted outage")])
-    agent = Agent("a", model=claude(fake), db=db_path)
+    agent = Agent("a", model=claude(fake, HAIKU), db=db_path)
     with pytest.raises(ModelAPIError):
         agent.run("go")
     spans = {s["kind"]: s for s in rows(agent.store, "SELECT * FROM spans")}
@@ -175,7 +161,7 @@ def test_a_consumer_that_stops_early_leaves_a_cancelled_run_span(
     fake: FakeAnthropic, db_path: str
 ) -> None:
     fake.reset([Turn.text("a long answer in many little pieces for the reader")])
-    agent = Agent("a", model=claude(fake), db=db_path)
+    agent = Agent("a", model=claude(fake, HAIKU), db=db_path)
     for event in agent.run("go", stream=True):
         if isinstance(event, RunContent):
             break
