@@ -196,7 +196,17 @@ def _lab(args: argparse.Namespace) -> int:
         print(" ".join(command))
         return 0
     install_kernel()
-    print(f"agno-nb: kernel 'Python 3 (agno-nb)' installed; opening JupyterLab in {root}")
+    offline = (
+        ""
+        if os.environ.get("ANTHROPIC_API_KEY")
+        else (
+            "; no ANTHROPIC_API_KEY, so it runs on the offline demo model (scripted FakeAnthropic)"
+        )
+    )
+    print(
+        f"agno-nb: kernel 'Python 3 (agno-nb)' installed; opening {command[4]} in JupyterLab "
+        f"(root {root}){offline}"
+    )
     try:
         return subprocess.call(command, cwd=root)
     except KeyboardInterrupt:
