@@ -5,6 +5,9 @@ Stdlib only (the client is passed in), so that both venvs time the very same cod
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 from bench._scenario import (
@@ -59,6 +62,45 @@ async def raw_stream(client: Any) -> str:
     messages: list[Json] = [{"role": "user", "content": PROMPT}]
     first = await _stream_call(client, messages)
     final = await _stream_call(client, _follow_up(messages, first))
+    return str(final.content[0].text)
+
+
+async def events_call(client: Any, messages: list[Json]) -> AsyncIterator[str | Any]:
+    """One streamed call through the SDK's raw events (``messages.create(stream=True)``):
+    yields each text delta, then the message (content blocks as dicts, with the tool
+    input parsed from its ``input_json_delta`` pieces, and ``stop_reason``)."""
+    blocks: list[Json] = []
+    pieces: dict[int, list[str]] = {}
+    stop_reason = None
+    async with await client.messages.create(**_params(messages), stream=True) as events:
+        async for event in events:
+            if event.type == "content_block_delta":
+                if event.delta.type == "text_delta":
+                    blocks[event.index]["text"] += event.delta.text
+                    yield event.delta.text
+                elif event.delta.type == "input_json_delta":
+                    pieces[event.index].append(event.delta.partial_json)
+            elif event.type == "content_block_start":
+                blocks.append(event.content_block.to_dict())
+                pieces[event.index] = []
+            elif event.type == "message_delta":
+                stop_reason = event.delta.stop_reason
+    for index, block in enumerate(blocks):
+        if block["type"] == "tool_use":
+            block["input"] = json.loads("".join(pieces[index]) or "{}")
+    yield SimpleNamespace(content=[SimpleNamespace(**b) for b in blocks], stop_reason=stop_reason)
+
+
+async def raw_events(client: Any) -> str:
+    """The scenario through ``events_call``: what streaming with the SDK costs at least."""
+    messages: list[Json] = [{"role": "user", "content": PROMPT}]
+    final: Any = None
+    for _ in range(2):
+        async for item in events_call(client, messages):
+            final = item
+        if final.stop_reason != "tool_use":
+            break
+        messages = _follow_up(messages, final)
     return str(final.content[0].text)
 
 

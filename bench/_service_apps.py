@@ -2,11 +2,14 @@
 
 * ``nb``: agno-nb's service (``create_app``) around the scenario's agent, with a DuckDB
   store, tracing on and an API key: as ``agno-nb export`` ships it.
-* ``floor``: a bare FastAPI app making the same two SDK calls (``messages.stream``) and
-  streaming the text as SSE: what any service built on the SDK pays.
+* ``floor``: a bare FastAPI app making the same two SDK calls (streamed the cheapest way,
+  ``messages.create(stream=True)``) and streaming the text as SSE: what any service built
+  on the SDK pays. ``floor_aiohttp``: the same with the SDK's aiohttp transport, which
+  agno-nb's service uses (``served_clients``).
 
-``python -m uvicorn bench._service_apps:nb`` (or ``:floor``), with ``ANTHROPIC_BASE_URL``
-at the fake server; ``BENCH_DB`` names the store. Agno's AgentOS is in ``_agentos_app``.
+``python -m uvicorn bench._service_apps:nb`` (or ``:floor``, ``:floor_aiohttp``), with
+``ANTHROPIC_BASE_URL`` at the fake server; ``BENCH_DB`` names the store. Agno's AgentOS is
+in ``_agentos_app``.
 """
 
 import json
@@ -32,25 +35,27 @@ def _nb() -> Any:
     return create_app([agent], db=os.environ["BENCH_DB"], auth={BENCH_KEY: "bench"})
 
 
-def _floor() -> Any:
-    from anthropic import AsyncAnthropic
+def _floor(aiohttp: bool = False) -> Any:
+    from anthropic import AsyncAnthropic, DefaultAioHttpClient
     from fastapi import FastAPI, Request
     from fastapi.responses import StreamingResponse
 
-    from bench._raw import _follow_up, _params
+    from bench._raw import _follow_up, events_call
 
     app = FastAPI()
-    client = AsyncAnthropic(api_key=API_KEY, max_retries=0)
+    http_client = DefaultAioHttpClient() if aiohttp else None
+    client = AsyncAnthropic(api_key=API_KEY, max_retries=0, http_client=http_client)
 
     async def events(prompt: str) -> AsyncIterator[bytes]:
         messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
         final: Any = None
         for _ in range(2):
-            async with client.messages.stream(**_params(messages)) as stream:
-                async for text in stream.text_stream:
-                    data = json.dumps({"event": "RunContent", "content": text})
+            async for item in events_call(client, messages):
+                if isinstance(item, str):
+                    data = json.dumps({"event": "RunContent", "content": item})
                     yield f"event: RunContent\ndata: {data}\n\n".encode()
-                final = await stream.get_final_message()
+                else:
+                    final = item
             if final.stop_reason != "tool_use":
                 break
             messages = _follow_up(messages, final)
@@ -70,4 +75,6 @@ def __getattr__(name: str) -> Any:  # uvicorn imports bench._service_apps:nb or 
         return _nb()
     if name == "floor":
         return _floor()
+    if name == "floor_aiohttp":
+        return _floor(aiohttp=True)
     raise AttributeError(name)

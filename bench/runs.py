@@ -15,7 +15,7 @@ from typing import Any
 
 from bench import _nb
 from bench._context import Context
-from bench._raw import raw_create, raw_stream
+from bench._raw import raw_create, raw_events, raw_stream
 from bench._report import UNAVAILABLE, Section, ms, ratio
 from bench._scenario import PROMPT
 from bench._stats import Loops, Summary, head_tail, interleaved, progress, sequential, summarize
@@ -31,12 +31,13 @@ Variants = dict[str, tuple[str, str | None]]
 
 # variant key -> (label, baseline key); the baseline is measured in the same process
 NB_VARIANTS: Variants = {
-    "raw_stream": ("raw SDK `messages.stream` (agno-nb's baseline)", None),
+    "raw_events": ("raw SDK `messages.create(stream=True)` (agno-nb's baseline)", None),
+    "raw_stream": ("raw SDK `messages.stream`", None),
     "raw_create": ("raw SDK `messages.create`", None),
-    "nb_off": ("agno-nb `await arun()`, store off (`db=False`)", "raw_stream"),
-    "nb_on": ("agno-nb `await arun()`, DuckDB file + history", "raw_stream"),
+    "nb_off": ("agno-nb `await arun()`, store off (`db=False`)", "raw_events"),
+    "nb_on": ("agno-nb `await arun()`, DuckDB file + history", "raw_events"),
     "nb_on+after": ("... its write-behind, `store.flush()` after the run", None),
-    "nb_sync": ("agno-nb `run()` (sync), store off", "raw_stream"),
+    "nb_sync": ("agno-nb `run()` (sync), store off", "raw_events"),
 }
 AGNO_VARIANTS: Variants = {
     "raw_create": ("raw SDK `messages.create` (Agno's baseline)", None),
@@ -104,10 +105,12 @@ class NbOverhead:
         url = ctx.url
         self.loops = Loops()
         stream_client, create_client = _nb.async_client(url), _nb.async_client(url)
+        events_client = _nb.async_client(url)
         off = _nb.agent(url)
         self.on = _nb.agent(url, db=ctx.path("overhead.duckdb"), history=True, session_id="o")
         sync_agent = _nb.agent(url)
         self.variants: dict[str, Callable[[], Any]] = {
+            "raw_events": self.loops.runner(lambda: raw_events(events_client)),
             "raw_stream": self.loops.runner(lambda: raw_stream(stream_client)),
             "raw_create": self.loops.runner(lambda: raw_create(create_client)),
             "nb_off": self.loops.runner(lambda: off.arun(PROMPT)),
@@ -177,7 +180,9 @@ def overhead(ctx: Context) -> Section:
     _overhead_checks(section, nb_over, agno_over)
     section.notes += [
         "Each overhead is taken against the raw SDK measured in the same process, same run: "
-        "agno-nb streams (so its baseline is `messages.stream`), Agno calls `messages.create`.",
+        "agno-nb streams (so its baseline is the SDK's raw event stream, "
+        "`messages.create(stream=True)`, the cheapest way to stream with the SDK: "
+        "`messages.stream` adds its snapshots on top), Agno calls `messages.create`.",
         "Store + history: one session for all runs (history = the last 3 runs), so requests "
         "carry 4 runs' messages; Agno reads the whole session each run.",
         "agno-nb writes runs behind the caller: the store-on run is timed as the caller waits "

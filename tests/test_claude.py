@@ -15,6 +15,7 @@ from agno_nb.exceptions import (
     ModelError,
     ModelTimeoutError,
 )
+from agno_nb.models.anthropic import served_clients
 from agno_nb.testing import FakeAnthropic, Turn
 from agno_nb.testing.fake_anthropic import ToolCall
 from tests.claude_support import claude, fail, lookup_order
@@ -152,6 +153,28 @@ def test_mid_stream_error_and_truncated_stream(fake: FakeAnthropic) -> None:
         agent.run("go")
 
 
+def test_broken_tool_input_json_is_a_clear_error(fake: FakeAnthropic) -> None:
+    agent = Agent("a", model=claude(fake), tools=[lookup_order], db=False)
+    fake.reset([Turn.tool_calls([ToolCall("lookup_order", raw_input='{"order_id": "4')])])
+    with pytest.raises(ModelError, match="'lookup_order' is not valid JSON"):
+        agent.run("go")
+    assert len(fake.requests) == 1  # the tool never ran on guessed arguments
+
+
+def test_tool_input_is_assembled_from_json_pieces(fake: FakeAnthropic) -> None:
+    nested = {"order_id": "42", "lines": [{"sku": 'a"b', "qty": 2}], "note": "é ✓"}
+    fake.reset([Turn.tool_calls([ToolCall("record", nested)]), Turn.text("done")])
+    seen: list[dict[str, object]] = []
+
+    def record(order_id: str, lines: list[dict[str, object]], note: str) -> str:
+        """Record an order."""
+        seen.append({"order_id": order_id, "lines": lines, "note": note})
+        return "ok"
+
+    run = Agent("a", model=claude(fake), tools=[record], db=False).run("go")
+    assert seen == [nested] and run.tool_calls[0].args == nested
+
+
 def test_timeout(fake: FakeAnthropic) -> None:
     fake.reset([Turn.text("too late", delay=2.0)])
     with pytest.raises(ModelTimeoutError, match=r"no answer within 0.2 s"):
@@ -184,3 +207,28 @@ async def test_sdk_clients_are_shared_across_claude_objects_on_a_loop(
 
 async def _client_of(model: Claude) -> object:
     return model._client()
+
+
+async def test_served_clients_use_the_aiohttp_transport_and_close(fake: FakeAnthropic) -> None:
+    from anthropic._vendor.httpx_aiohttp import AiohttpTransport
+
+    agent = Agent("a", model=claude(fake, max_retries=1), tools=[lookup_order], db=False)
+    async with served_clients():
+        client = agent.model._client()  # type: ignore[attr-defined]
+        assert isinstance(client._client._transport, AiohttpTransport)
+        fake.reset([Turn.tool_call("lookup_order", {"order_id": "42"}), Turn.text("Shipped.")])
+        run = await agent.arun("Where is 42?")
+        assert run.content == "Shipped." and run.tool_calls[0].args == {"order_id": "42"}
+        fake.reset([Turn.error(529), Turn.text("ok after a retry")])
+        assert (await agent.arun("go")).content == "ok after a retry"
+        fake.reset([Turn.text("partial answer that breaks", error_after=4)])
+        with pytest.raises(ModelAPIError):
+            await agent.arun("go")
+        fake.reset([Turn.text("partial answer that is cut", truncate_after=4)])
+        with pytest.raises(ModelConnectionError, match="broke off"):
+            await agent.arun("go")
+        fake.reset([Turn.text("too late", delay=2.0)])
+        slow = Agent("a", model=claude(fake, timeout=0.2), db=False)
+        with pytest.raises(ModelTimeoutError, match=r"no answer within 0.2 s"):
+            await slow.arun("go")
+    assert client.is_closed()

@@ -319,3 +319,79 @@ def test_a_forgotten_store_is_flushed_and_closed_when_collected(db_path: str) ->
     thread.join(10)
     assert not thread.is_alive()
     assert count_runs(db_path) == 1
+
+
+def _held(store: DuckDBStore) -> threading.Event:
+    """Block the store thread until the returned event is set (so saves queue up)."""
+    started, release = threading.Event(), threading.Event()
+    store.submit(lambda con: (started.set(), release.wait(10)))
+    assert started.wait(10)
+    return release
+
+
+def _sessions(store: DuckDBStore) -> list[str]:
+    rows = store.call(
+        lambda con: con.execute(
+            "SELECT session_id, updated_at FROM sessions ORDER BY session_id"
+        ).fetchall()
+    )
+    return [f"{sid} {updated:%H:%M}" for sid, updated in rows]
+
+
+def test_the_saves_of_a_batch_land_together_with_their_sessions(store: DuckDBStore) -> None:
+    for i in range(3):  # in the file already: UPDATEd (all three in one statement)
+        store.save_run(make_run(f"old{i}", status=RunStatus.RUNNING), durable=True)
+    release = _held(store)
+    for i in range(1, 9):  # new: one INSERT
+        store.save_run(make_run(f"r{i}", minute=i, session_id=f"s{1 + i % 2}"))
+    for i in range(3):
+        update = make_run(f"old{i}", minute=30 + i)
+        update.content = f"answer old{i}, edited"
+        store.save_run(update)
+    release.set()
+    store.flush()
+    assert store.write_errors == []
+    assert count_runs_in(store) == 11
+    for i in range(3):
+        stored = store.get_run(f"old{i}")
+        assert stored is not None and stored.status == "completed"
+        assert stored.content == f"answer old{i}, edited"
+    # s1 was there (touched up to its latest run), s2 is created by the batch
+    assert _sessions(store) == ["s1 00:32", "s2 00:07"]
+
+
+def test_a_run_another_store_wrote_is_updated_not_duplicated(db_path: str) -> None:
+    with DuckDBStore(db_path) as first, DuckDBStore(db_path) as second:
+        first.save_run(make_run("shared", status=RunStatus.RUNNING), durable=True)
+        # `second` never read "shared": it takes it for new, its INSERT fails, and the
+        # batch is redone carefully (looked up first), losing nothing else
+        release = _held(second)
+        second.save_run(make_run("shared"))
+        second.save_run(make_run("other", minute=1))
+        release.set()
+        second.flush()
+        assert second.write_errors == []
+        assert second.get_run("shared").status == "completed"  # type: ignore[union-attr]
+        assert {r.run_id for r in second.list_runs()} == {"shared", "other"}
+
+
+def test_a_run_whose_insert_was_rolled_back_is_inserted_by_its_next_save(
+    store: DuckDBStore,
+) -> None:
+    def fail(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("INSERT INTO sessions (session_id) VALUES ('broken')")  # NOT NULL fails
+
+    release = _held(store)
+    store.save_run(make_run("r1", status=RunStatus.RUNNING))
+    store.submit(fail)
+    release.set()
+    store.flush()
+    assert len(store.write_errors) == 1  # the failed job only
+    store.save_run(make_run("r1"), durable=True)
+    assert store.get_run("r1").status == "completed"  # type: ignore[union-attr]
+    assert count_runs_in(store) == 1
+
+
+def count_runs_in(store: DuckDBStore) -> int:
+    row = store.call(lambda con: con.execute("SELECT count(*) FROM runs").fetchone())
+    return int(row[0]) if row else 0

@@ -1,25 +1,38 @@
 """``Claude``: Anthropic models through the official ``anthropic`` SDK (2.x).
 
 Any server that speaks the Messages API works through ``base_url`` (a local Ollama,
-llama.cpp's ``llama-server``, a LiteLLM proxy). Answers always stream
-(``messages.stream``); tool input is assembled from ``input_json_delta`` pieces by the SDK.
+llama.cpp's ``llama-server``, a LiteLLM proxy). Answers always stream: the SDK's raw event
+stream (``messages.create(stream=True)``, which ``messages.stream`` is built on) is
+assembled here (``_Assembly``): text from ``text_delta``, tool input from the
+``input_json_delta`` pieces, parsed once when its block stops. ``messages.stream`` gives the
+same message but rebuilds a snapshot on every event (re-parsing partial tool JSON each
+time, and creating a generic pydantic class per message): 0.5 ms more CPU per model call
+on a 2-core machine, a fifth of a served run's CPU (bench/RESULTS.md).
 
 SDK clients are shared: one ``AsyncAnthropic`` per event loop and configuration, so a new
 agent per run (a re-run cell, an agent per request) costs no new client or SSL context.
+A server that owns its loop wraps its life in ``served_clients()`` (``create_app`` does):
+its clients then use the SDK's aiohttp transport (``anthropic[aiohttp]``, in the
+``service`` extra), which under 20 concurrent runs costs a third of the CPU of the default
+httpx2 pool (whose every request probes each idle connection), and they are closed when the
+server stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import weakref
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from agno_nb.exceptions import (
     MissingAPIKeyError,
     ModelAPIError,
     ModelConnectionError,
+    ModelError,
     ModelTimeoutError,
 )
 from agno_nb.messages import Message, Part, TextPart, ToolCallPart, Usage
@@ -28,11 +41,28 @@ from agno_nb.models import Model, ModelRequest, ModelResponse, TextDelta
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
 
-__all__ = ["Claude"]
+__all__ = ["Claude", "served_clients"]
 
 _ClientKey = tuple[str | None, str | None, float, int, tuple[tuple[str, str], ...]]
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_ClientKey, AsyncAnthropic]]
 _clients = weakref.WeakKeyDictionary()
+_aiohttp_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+@asynccontextmanager
+async def served_clients() -> AsyncIterator[None]:
+    """For a server's lifetime on the running loop: ``Claude``'s SDK clients made on this
+    loop use the SDK's aiohttp transport (when ``aiohttp`` is installed), and every client
+    of the loop is closed on exit."""
+    loop = asyncio.get_running_loop()
+    if importlib.util.find_spec("aiohttp") is not None:
+        _aiohttp_loops.add(loop)
+    try:
+        yield
+    finally:
+        _aiohttp_loops.discard(loop)
+        for client in _clients.pop(loop, {}).values():
+            await client.close()
 
 
 class Claude(Model):
@@ -86,17 +116,19 @@ class Claude(Model):
             self.max_retries,
             tuple(sorted(self.default_headers.items())),
         )
-        per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+        loop = asyncio.get_running_loop()
+        per_loop = _clients.setdefault(loop, {})
         client = per_loop.get(key)
         if client is None:
-            from anthropic import AsyncAnthropic
+            import anthropic
 
-            client = per_loop[key] = AsyncAnthropic(
+            client = per_loop[key] = anthropic.AsyncAnthropic(
                 api_key=api_key,
                 base_url=self.base_url,
                 timeout=self.timeout,
                 max_retries=self.max_retries,
                 default_headers=self.default_headers or None,
+                http_client=anthropic.DefaultAioHttpClient() if loop in _aiohttp_loops else None,
             )
         return client
 
@@ -122,12 +154,14 @@ class Claude(Model):
         import httpx2
 
         client = self._client()
+        answer = _Assembly(self.id)
         try:
-            async with client.messages.stream(**self._params(request)) as stream:
-                async for event in stream:
-                    if event.type == "text":
-                        yield TextDelta(event.text)
-                message = await stream.get_final_message()
+            events = await client.messages.create(**self._params(request), stream=True)
+            async with events:
+                async for event in events:
+                    text = answer.add(event)
+                    if text:
+                        yield TextDelta(text)
         except anthropic.APITimeoutError as exc:
             raise ModelTimeoutError(
                 f"{self.id}: no answer within {self.timeout:g} s ({exc})"
@@ -138,7 +172,109 @@ class Claude(Model):
             raise ModelConnectionError(f"{self.id}: cannot reach the API ({exc})") from exc
         except (anthropic.APIError, httpx2.HTTPError) as exc:  # e.g. a stream cut short
             raise ModelConnectionError(f"{self.id}: the answer broke off ({exc!r})") from exc
-        yield _to_response(message)
+        yield answer.response()
+
+
+class _Assembly:
+    """One streamed message, put together from the Messages API's stream events."""
+
+    __slots__ = ("blocks", "buffers", "done", "invalid", "model", "model_id", "response_id",
+                 "stop_reason", "usage")  # fmt: skip
+
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+        self.blocks: dict[int, list[Any]] = {}  # index -> ["text", text] | ["tool", id, name]
+        self.buffers: dict[int, list[str]] = {}  # index -> the tool input's JSON pieces
+        self.usage: dict[str, int] = {}
+        self.response_id: str | None = None
+        self.model: str | None = None
+        self.stop_reason: str | None = None
+        self.invalid: str | None = None
+        self.done = False
+
+    def add(self, event: Any) -> str | None:
+        """Take one event; the text it adds, if any."""
+        kind = event.type
+        if kind == "content_block_delta":
+            delta = event.delta
+            if delta.type == "text_delta":
+                block = self.blocks.get(event.index)
+                if block is not None and block[0] == "text":
+                    block[1] += delta.text
+                    return str(delta.text)
+            elif delta.type == "input_json_delta" and event.index in self.buffers:
+                self.buffers[event.index].append(delta.partial_json)
+        elif kind == "content_block_start":
+            block = event.content_block
+            if block.type == "text":
+                self.blocks[event.index] = ["text", block.text]
+                return str(block.text) or None
+            if block.type == "tool_use":
+                self.blocks[event.index] = ["tool", block.id, block.name, block.input]
+                self.buffers[event.index] = []
+        elif kind == "content_block_stop":
+            self._close_tool(event.index)
+        elif kind == "message_start":
+            message = event.message
+            self.response_id, self.model = message.id, message.model
+            self._add_usage(message.usage)
+        elif kind == "message_delta":
+            self.stop_reason = event.delta.stop_reason
+            self._add_usage(event.usage)
+        elif kind == "message_stop":
+            self.done = True
+        return None
+
+    def _add_usage(self, usage: Any) -> None:
+        for field in ("input_tokens", "output_tokens", "cache_read_input_tokens",
+                      "cache_creation_input_tokens"):  # fmt: skip
+            value = getattr(usage, field, None)
+            if value is not None:  # message_delta repeats only what changed
+                self.usage[field] = value
+
+    def _close_tool(self, index: int) -> None:
+        import json
+
+        pieces = self.buffers.pop(index, None)
+        if not pieces:
+            return
+        block = self.blocks[index]
+        text = "".join(pieces)
+        try:
+            block[3] = json.loads(text)
+        except ValueError as exc:  # only a cut-off answer (max_tokens) may end like this
+            self.invalid = f"the input of tool call {block[2]!r} is not valid JSON ({exc})"
+
+    def response(self) -> ModelResponse:
+        if not self.done:
+            raise ModelConnectionError(
+                f"{self.model_id}: the answer broke off (the stream ended before message_stop)"
+            )
+        if self.invalid is not None and self.stop_reason != "max_tokens":
+            raise ModelError(f"{self.model_id}: {self.invalid}")
+        parts: list[Part] = []
+        for index in sorted(self.blocks):
+            block = self.blocks[index]
+            if block[0] == "text":
+                parts.append(TextPart(block[1]))
+            else:
+                args = block[3] if isinstance(block[3], dict) else {}
+                parts.append(ToolCallPart(block[1], block[2], args))
+        u = self.usage
+        usage = Usage(
+            input_tokens=u.get("input_tokens") or 0,
+            output_tokens=u.get("output_tokens") or 0,
+            cache_read_tokens=u.get("cache_read_input_tokens") or 0,
+            cache_write_tokens=u.get("cache_creation_input_tokens") or 0,
+            requests=1,
+        )
+        return ModelResponse(
+            parts=parts,
+            usage=usage,
+            stop_reason=self.stop_reason,
+            model_name=self.model,
+            response_id=self.response_id,
+        )
 
 
 def _api_error(model_id: str, exc: Any) -> ModelAPIError:
@@ -152,31 +288,6 @@ def _api_error(model_id: str, exc: Any) -> ModelAPIError:
         ),
         status_code=exc.status_code,
         error_type=error_type,
-    )
-
-
-def _to_response(message: Any) -> ModelResponse:
-    parts: list[Part] = []
-    for block in message.content:
-        if block.type == "text":
-            parts.append(TextPart(block.text))
-        elif block.type == "tool_use":
-            args = block.input if isinstance(block.input, dict) else {}
-            parts.append(ToolCallPart(block.id, block.name, args))
-    u = message.usage
-    usage = Usage(
-        input_tokens=u.input_tokens or 0,
-        output_tokens=u.output_tokens or 0,
-        cache_read_tokens=u.cache_read_input_tokens or 0,
-        cache_write_tokens=u.cache_creation_input_tokens or 0,
-        requests=1,
-    )
-    return ModelResponse(
-        parts=parts,
-        usage=usage,
-        stop_reason=message.stop_reason,
-        model_name=message.model,
-        response_id=message.id,
     )
 
 

@@ -160,13 +160,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from agno_nb.models.anthropic import served_clients
+
         try:
             service.startup()
         except ConfigError as exc:
             logger.error("agno-nb service cannot start: %s", exc)
             raise
         try:
-            yield
+            async with served_clients():
+                yield
         finally:
             service.shutdown()
 

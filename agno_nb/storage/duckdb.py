@@ -57,6 +57,13 @@ from agno_nb.storage import SessionRecord
 from agno_nb.storage._approvals import ApprovalStoreMixin
 from agno_nb.storage._cache import HISTORY_CAP, RunCache
 from agno_nb.storage._recovery import Recovery, process_owner, recover_abandoned_runs
+from agno_nb.storage._runwrites import (
+    RUN_COLUMNS,
+    SESSION_COLUMNS,
+    STATE_COLUMNS,
+    RunSave,
+    RunWriter,
+)
 from agno_nb.storage._spans import SpanBuffer
 from agno_nb.storage._worker import StoreThread
 
@@ -69,28 +76,14 @@ __all__ = ["DuckDBStore"]
 
 T = TypeVar("T")
 
-_KEY_COLUMNS = (
-    "run_id", "session_id", "user_id", "agent_id", "agent_name", "created_at", "owner",
-)  # fmt: skip
-_STATE_COLUMNS = (
-    "status", "input", "content", "messages", "tool_calls", "model", "stop_reason", "error",
-    "error_type", "trace_id", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_tokens", "requests", "updated_at", "finished_at", "duration_ms",
-    "root_span_id",
-)  # fmt: skip
-_RUN_COLUMNS = _KEY_COLUMNS + _STATE_COLUMNS
-_USAGE_COLUMNS = _STATE_COLUMNS[10:15]
+_RUN_COLUMNS = RUN_COLUMNS
+_USAGE_COLUMNS = STATE_COLUMNS[10:15]
 _JSON_COLUMNS = ("content", "messages", "tool_calls")
 
 _SELECT_RUNS = f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs"
-_INSERT_RUN = (
-    f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})"
-)
-_UPDATE_RUN = f"UPDATE runs SET {', '.join(c + ' = ?' for c in _STATE_COLUMNS)} WHERE run_id = ?"
-_SESSION_COLUMNS = "session_id, user_id, agent_id, created_at, updated_at, state"
+_SESSION_COLUMNS = SESSION_COLUMNS
 _SELECT_SESSIONS = f"SELECT {_SESSION_COLUMNS} FROM sessions"
 _INSERT_SESSION = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
-_TOUCH_SESSION = "UPDATE sessions SET updated_at = greatest(updated_at, ?) WHERE session_id = ?"
 
 Row = tuple[Any, ...]
 
@@ -145,12 +138,6 @@ def _session_from_row(row: Row) -> SessionRecord:
     )
 
 
-def _changed(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> int:
-    """Run an UPDATE; the number of rows it changed."""
-    row = con.execute(sql, params).fetchone()
-    return int(row[0]) if row else 0
-
-
 def _where(filters: dict[str, str | None]) -> tuple[str, list[Any]]:
     """``WHERE`` for the filters that are set (column names are ours, never the user's)."""
     used = {column: value for column, value in filters.items() if value is not None}
@@ -179,6 +166,7 @@ class DuckDBStore(ApprovalStoreMixin):
         self.path = path if path == ":memory:" else os.path.abspath(path)
         self._cache = RunCache()
         self._recovery = Recovery()
+        self._writer = RunWriter()
         self._thread = thread = StoreThread(
             self.path,
             lock_timeout=lock_timeout,
@@ -261,37 +249,26 @@ class DuckDBStore(ApprovalStoreMixin):
 
     def save_run(self, run: RunOutput, *, durable: bool = False) -> None:
         self._check_open()
-        run_id, row = run.run_id, _run_row(run)
-        update = [*row[len(_KEY_COLUMNS) :], run_id]
-        touch = [run.updated_at, run.session_id]
-        session = [run.session_id, run.user_id, run.agent_id, run.created_at, run.updated_at, "{}"]
-        cache = self._cache
+        run_id, cache = run.run_id, self._cache
         token = cache.saving(run)
-
-        def write(con: duckdb.DuckDBPyConnection) -> None:
-            cache.written(run_id, token)
-            if not _changed(con, _UPDATE_RUN, update):
-                con.execute(_INSERT_RUN, row)
-            if not _changed(con, _TOUCH_SESSION, touch):
-                con.execute(_INSERT_SESSION, session)
-
+        save = RunSave(_run_row(run), self._writer.write, lambda: cache.written(run_id, token))
         try:
             self._thread.write(
-                write, wait=durable, label=f"save_run({run_id!r})", key=f"run:{run_id}"
+                save, wait=durable, label=f"save_run({run_id!r})", key=f"run:{run_id}"
             )
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: saving run {run_id!r} failed: {exc}") from exc
 
     def _load_run(self, con: duckdb.DuckDBPyConnection, run_id: str) -> RunOutput | None:
         rows = con.execute(f"{_SELECT_RUNS} WHERE run_id = ?", [run_id]).fetchall()
-        return _run_from_row(rows[0]) if rows else None
+        if not rows:
+            return None
+        self._writer.seen(run_id)
+        return _run_from_row(rows[0])
 
     def get_run(self, run_id: str) -> RunOutput | None:
         self._check_open()
-        rows = self._read(
-            lambda con: con.execute(f"{_SELECT_RUNS} WHERE run_id = ?", [run_id]).fetchall()
-        )
-        return _run_from_row(rows[0]) if rows else None
+        return self._read(lambda con: self._load_run(con, run_id))
 
     def history(self, session_id: str, user_id: str, limit: int) -> list[RunOutput]:
         self._check_open()

@@ -34,11 +34,16 @@ def error_type_for(status: int) -> str:
 
 @dataclass(frozen=True)
 class ToolCall:
-    """One ``tool_use`` block; ``id`` is generated (``toolu_...``) when left ``None``."""
+    """One ``tool_use`` block; ``id`` is generated (``toolu_...``) when left ``None``.
+
+    ``raw_input`` is streamed as the ``input_json_delta`` text instead of ``input``'s JSON,
+    to play an Anthropic-compatible server that sends broken tool input.
+    """
 
     name: str
     input: Mapping[str, Any] = field(default_factory=dict)
     id: str | None = None
+    raw_input: str | None = None
 
 
 @dataclass(frozen=True)

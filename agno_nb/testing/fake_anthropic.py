@@ -110,9 +110,8 @@ def _word_chunks(text: str, words: int = 3) -> list[str]:
     return ["".join(tokens[i : i + words]) for i in range(0, len(tokens), words)]
 
 
-def _json_pieces(data: Any, pieces: int = 3) -> list[str]:
-    """The JSON text of ``data`` as ``input_json_delta`` pieces, the first one empty."""
-    text = json.dumps(data)
+def _json_pieces(text: str, pieces: int = 3) -> list[str]:
+    """JSON text as ``input_json_delta`` pieces, the first one empty."""
     size = max(1, -(-len(text) // pieces))
     return [""] + [text[i : i + size] for i in range(0, len(text), size)]
 
@@ -162,7 +161,9 @@ def _block_events(index: int, block: dict[str, Any], turn: Turn) -> list[Event]:
         deltas = [{"type": "text_delta", "text": text} for text in texts]
     else:
         start = {**block, "input": {}}
-        pieces = _json_pieces(block["input"])
+        call = turn.calls[index - (1 if turn.text_value else 0)]
+        raw = call.raw_input if call.raw_input is not None else json.dumps(block["input"])
+        pieces = _json_pieces(raw)
         deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in pieces]
     events = [_event("content_block_start", index=index, content_block=start)]
     events += [_event("content_block_delta", index=index, delta=delta) for delta in deltas]
