@@ -32,7 +32,7 @@ def _nb() -> Any:
         instructions=INSTRUCTIONS,
         tools=[get_weather],
     )
-    return create_app([agent], db=os.environ["BENCH_DB"], auth={BENCH_KEY: "bench"})
+    return create_app([agent], db=os.environ["BENCH_DB"], auth={BENCH_KEY: "bench"}, tune_gc=True)
 
 
 def _floor(aiohttp: bool = False) -> Any:

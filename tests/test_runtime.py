@@ -257,3 +257,47 @@ async def test_serve_takes_a_folder_or_module_colon_agent(
         with pytest.raises(ConfigError, match=says):
             resolve_target(bad)
     sys.modules.pop("my_agents", None)
+
+
+_GC_PROBE = r"""
+import asyncio, gc, sys
+from agno_nb import Agent, Claude
+from agno_nb.runtime import create_app
+
+app = create_app([Agent("a", model=Claude(api_key="k"))], db=None, auth=False,
+                 tune_gc=sys.argv[1] == "on")
+
+async def main():
+    async with app.router.lifespan_context(app):
+        print(gc.get_freeze_count(), gc.get_threshold()[0], "anthropic" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(("tune", "frozen", "young"), [("on", True, 10_000), ("off", False, 700)])
+def test_tune_gc_freezes_the_startup_heap_and_collects_young_objects_less_often(
+    tune: str, frozen: bool, young: int
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _GC_PROBE, tune], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    count, threshold, sdk_loaded = done.stdout.split()
+    assert (int(count) > 100_000) is frozen  # the modules, the app and the SDK client
+    assert int(threshold) == young
+    assert sdk_loaded == "True"  # the model warmed up at start, not on the first request
+
+
+async def test_a_model_warms_up_without_a_key_and_reports_it_on_the_first_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agno_nb import Agent, Claude
+    from agno_nb.exceptions import MissingAPIKeyError
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    model = Claude()
+    await model.warm_up()  # nothing to build without a key: no error here
+    with pytest.raises(MissingAPIKeyError):
+        await Agent("a", model=model, db=False).arun("hi")

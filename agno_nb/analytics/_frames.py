@@ -53,7 +53,7 @@ def query(db: DB | None, text: str, params: list[Any] | None = None) -> pd.DataF
     """Run ``text`` in the store's thread; the result as a DataFrame."""
     store = _store(db)
     frame: pd.DataFrame = store.call(  # type: ignore[attr-defined]
-        lambda con: con.execute(text, params or []).df()
+        lambda con: con.execute(text, params or []).df(), parallel=True
     )
     return frame
 

@@ -31,7 +31,9 @@ import os
 from agent import {n.variable}
 from agno_nb.runtime import create_app
 
-app = create_app(agents=[{n.variable}], db=os.environ.get("AGNO_NB_DB") or None, title={n.agent!r})
+app = create_app(
+    agents=[{n.variable}], db=os.environ.get("AGNO_NB_DB") or None, title={n.agent!r}, tune_gc=True
+)
 '''
 
 

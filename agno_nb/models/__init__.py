@@ -68,6 +68,12 @@ class Model(ABC):
     def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | ModelResponse]:
         """Yield text deltas, then exactly one ``ModelResponse``."""
 
+    async def warm_up(self) -> None:
+        """Get ready to answer on the running loop (a server calls this before its first
+        request: an SDK client to build, its imports). Never raises for want of
+        configuration: the first request reports that."""
+        return
+
     async def request(self, request: ModelRequest) -> ModelResponse:
         """The whole response, without streaming to the caller."""
         response: ModelResponse | None = None

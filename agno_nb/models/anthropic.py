@@ -21,6 +21,7 @@ server stops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import os
 import weakref
@@ -131,6 +132,11 @@ class Claude(Model):
                 http_client=anthropic.DefaultAioHttpClient() if loop in _aiohttp_loops else None,
             )
         return client
+
+    async def warm_up(self) -> None:
+        """Import the SDK and build this loop's client now (not on the first request)."""
+        with contextlib.suppress(MissingAPIKeyError):
+            self._client()
 
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         params: dict[str, Any] = {

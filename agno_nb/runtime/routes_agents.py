@@ -61,45 +61,7 @@ _RUN_ERRORS = {**ERRORS, 409: _CONFLICT}
 
 def router(service: Service) -> APIRouter:
     api = APIRouter()
-
-    @api.get("/health", tags=["Health"], response_model=HealthOut)
-    async def health() -> dict[str, Any]:
-        """Liveness: no credentials needed."""
-        return {
-            "status": "ok",
-            "instantiated_at": service.started_at.isoformat(),
-            "agents": len(service.agents),
-        }
-
-    @api.get("/config", tags=["Core"], response_model=ConfigOut, responses=ERRORS)
-    async def config(who: Who) -> dict[str, Any]:
-        """The service and its agents, in AgentOS's ``ConfigResponse`` shape."""
-        agents = [_agentos.agent_summary(a, service.db_id) for a in service.agents.values()]
-        models = {(a["model"]["id"], a["model"]["provider"]) for a in agents}
-        dbs = {"dbs": [{"db_id": service.db_id, "tables": ["sessions", "runs"]}]}
-        return {
-            "os_id": service.title,
-            "name": service.title,
-            "description": service.description,
-            "available_models": [{"id": m, "provider": p} for m, p in sorted(models)],
-            "os_database": service.db_id,
-            "databases": [service.db_id],
-            "session": dbs,
-            "traces": {"dbs": [{"db_id": service.db_id, "tables": ["spans"]}]},
-            "agents": agents,
-            "teams": [],
-            "workflows": [],
-            "interfaces": [],
-        }
-
-    @api.get("/agents", tags=["Agents"], response_model=list[AgentSummary], responses=ERRORS)
-    async def list_agents(who: Who) -> list[dict[str, Any]]:
-        return [_agentos.agent_summary(a, service.db_id) for a in service.agents.values()]
-
-    @api.get("/agents/{agent_id}", tags=["Agents"], response_model=AgentDetail, responses=ERRORS)
-    async def get_agent(agent_id: str, who: Who) -> dict[str, Any]:
-        """The agent with its tools and their approval policies."""
-        return _agentos.agent_detail(find_agent(service, agent_id), service.db_id)
+    # the run routes first: a request is matched against the routes in order
 
     @api.post(
         "/agents/{agent_id}/runs",
@@ -139,6 +101,45 @@ def router(service: Service) -> APIRouter:
         if body.stream:
             return await sse.stream_response(events, agent.name, agentos=body.events == "agentos")
         return sse.run_json(await sse.collect(events))
+
+    @api.get("/health", tags=["Health"], response_model=HealthOut)
+    async def health() -> dict[str, Any]:
+        """Liveness: no credentials needed."""
+        return {
+            "status": "ok",
+            "instantiated_at": service.started_at.isoformat(),
+            "agents": len(service.agents),
+        }
+
+    @api.get("/config", tags=["Core"], response_model=ConfigOut, responses=ERRORS)
+    async def config(who: Who) -> dict[str, Any]:
+        """The service and its agents, in AgentOS's ``ConfigResponse`` shape."""
+        agents = [_agentos.agent_summary(a, service.db_id) for a in service.agents.values()]
+        models = {(a["model"]["id"], a["model"]["provider"]) for a in agents}
+        dbs = {"dbs": [{"db_id": service.db_id, "tables": ["sessions", "runs"]}]}
+        return {
+            "os_id": service.title,
+            "name": service.title,
+            "description": service.description,
+            "available_models": [{"id": m, "provider": p} for m, p in sorted(models)],
+            "os_database": service.db_id,
+            "databases": [service.db_id],
+            "session": dbs,
+            "traces": {"dbs": [{"db_id": service.db_id, "tables": ["spans"]}]},
+            "agents": agents,
+            "teams": [],
+            "workflows": [],
+            "interfaces": [],
+        }
+
+    @api.get("/agents", tags=["Agents"], response_model=list[AgentSummary], responses=ERRORS)
+    async def list_agents(who: Who) -> list[dict[str, Any]]:
+        return [_agentos.agent_summary(a, service.db_id) for a in service.agents.values()]
+
+    @api.get("/agents/{agent_id}", tags=["Agents"], response_model=AgentDetail, responses=ERRORS)
+    async def get_agent(agent_id: str, who: Who) -> dict[str, Any]:
+        """The agent with its tools and their approval policies."""
+        return _agentos.agent_detail(find_agent(service, agent_id), service.db_id)
 
     return api
 

@@ -96,7 +96,8 @@ def app_from_env() -> FastAPI:
     target = os.environ[TARGET_ENV]
     value = _load(target, os.getcwd())
     agents = [value] if isinstance(value, Agent) else list(value)
-    return create_app(agents, db=os.environ.get("AGNO_NB_DB"), title=target.partition(":")[2])
+    title = target.partition(":")[2]
+    return create_app(agents, db=os.environ.get("AGNO_NB_DB"), title=title, tune_gc=True)
 
 
 def serve_main(args: argparse.Namespace) -> int:

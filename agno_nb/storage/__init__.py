@@ -137,9 +137,10 @@ def open_store(db: str | os.PathLike[str] | Store | None) -> Store:
     """The store for an agent's ``db`` argument.
 
     A path (``.duckdb``) opens a DuckDB store, shared by every agent of this process that
-    names the same file; ``None`` is a fresh in-memory DuckDB; a ``Store`` is used as is.
+    names the same file; ``None`` (or DuckDB's own ``":memory:"``) is a fresh in-memory
+    DuckDB; a ``Store`` is used as is.
     """
-    if db is None:
+    if db is None or db == ":memory:":
         from agno_nb.storage.duckdb import DuckDBStore
 
         return DuckDBStore(":memory:")

@@ -4,11 +4,9 @@
 recorder) extends a list under a lock and, unless spans were written less than 100 ms
 ago, queues a write-behind job at once; otherwise a drainer thread queues it when the
 100 ms are over, with every span that came meanwhile. The job converts the rows to Arrow
-in one call (a list of tuples to a struct array) and inserts them with one
-``INSERT ... SELECT``. An insert into the wide ``spans`` table costs a few ms however few
-its rows, so a busy process (a run every few ms) writes at most ten batches a second
-instead of one per run. Without pyarrow the rows go in as DuckDB lists (``unnest``),
-several times slower.
+in one call and inserts them with one ``INSERT ... SELECT`` (``_arrow``). An insert into
+the wide ``spans`` table costs a few ms however few its rows, so a busy process (a run
+every few ms) writes at most ten batches a second instead of one per run.
 
 Durability: a run's spans are queued when it ends or pauses, like its run row; in a busy
 process up to 100 ms later (at once before a read of this process, and at a normal exit
@@ -18,13 +16,12 @@ process, those of runs that ended in the 100 ms before.
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Callable
-from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from agno_nb.storage._arrow import Kind, execute_over
 from agno_nb.tracing import SPAN_FIELDS, SpanRow
 
 if TYPE_CHECKING:
@@ -32,54 +29,38 @@ if TYPE_CHECKING:
 
 __all__ = ["SpanBuffer", "insert_spans"]
 
-_COLUMNS = [*SPAN_FIELDS[:-1], "attributes"]  # the row's JSON text "extra" -> attributes
-_INTS = ("start_ns", "end_ns", "prompt_tokens", "completion_tokens", "cache_read_tokens",
+_TIMES = ("start_ns", "end_ns")  # ints (ns) that Arrow takes as timestamps at once
+_INTS = ("prompt_tokens", "completion_tokens", "cache_read_tokens",
          "cache_write_tokens")  # fmt: skip
 _FLOATS = ("cost_prompt_usd", "cost_completion_usd", "cost_usd")
+
+
+def _kind(name: str) -> Kind:
+    if name in _TIMES:
+        return "time_ns"
+    return "int" if name in _INTS else "float" if name in _FLOATS else "str"
+
+
+# the row's fields; its JSON text "extra" goes to the column attributes
+_FIELDS: tuple[tuple[str, Kind], ...] = tuple(
+    (name, _kind(name)) for name in (*SPAN_FIELDS[:-1], "attributes")
+)
 
 _INSERT = """
     INSERT INTO spans
     SELECT trace_id, span_id, parent_span_id, name, kind,
-        make_timestamp(start_ns // 1000)::TIMESTAMPTZ, make_timestamp(end_ns // 1000)::TIMESTAMPTZ,
-        (end_ns - start_ns) / 1e6, status, status_message, run_id, session_id, user_id,
-        agent_id, model, tool_name, prompt_tokens, completion_tokens, cache_read_tokens,
-        cache_write_tokens, cost_prompt_usd, cost_completion_usd, cost_usd, input_value,
-        output_value, error_type, attributes::JSON
-    FROM {source}"""
-
-
-def _duck_type(name: str) -> str:
-    return "BIGINT" if name in _INTS else "DOUBLE" if name in _FLOATS else "VARCHAR"
-
-
-_UNNEST = "(SELECT {})".format(
-    ", ".join(f"unnest(${i + 1}::{_duck_type(n)}[]) AS {n}" for i, n in enumerate(_COLUMNS))
-)
-_struct: Any = None
-
-
-def _arrow(pa: Any, rows: list[SpanRow]) -> Any:
-    """The rows as one Arrow record batch, converted in one call (as a struct array)."""
-    global _struct
-    if _struct is None:
-        kinds = {n: pa.int64() for n in _INTS} | {n: pa.float64() for n in _FLOATS}
-        _struct = pa.struct([pa.field(n, kinds.get(n, pa.string())) for n in _COLUMNS])
-    return pa.RecordBatch.from_struct_array(pa.array(rows, type=_struct))
+        start_ns::TIMESTAMPTZ, end_ns::TIMESTAMPTZ, (epoch_ns(end_ns) - epoch_ns(start_ns)) / 1e6,
+        status, status_message, run_id, session_id, user_id, agent_id, model, tool_name,
+        prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens,
+        cost_prompt_usd, cost_completion_usd, cost_usd, input_value, output_value, error_type,
+        attributes::JSON
+    FROM agno_nb_batch"""
 
 
 def insert_spans(con: duckdb.DuckDBPyConnection, rows: list[SpanRow]) -> None:
     """Insert the span rows with one statement (in the caller's transaction)."""
-    if not rows:
-        return
-    try:
-        pa: Any = importlib.import_module("pyarrow")  # no stubs: typed as Any
-    except ImportError:  # pragma: no cover - pyarrow comes with the analytics extra
-        columns = [list(map(itemgetter(i), rows)) for i in range(len(_COLUMNS))]
-        con.execute(_INSERT.format(source=_UNNEST), columns)
-        return
-    # DuckDB finds the batch by its variable name (1 ms cheaper than register/unregister)
-    agno_nb_span_batch = _arrow(pa, rows)  # noqa: F841
-    con.execute(_INSERT.format(source="agno_nb_span_batch"))
+    if rows:
+        execute_over(con, _INSERT, rows, _FIELDS)
 
 
 class SpanBuffer:
@@ -176,12 +157,21 @@ class SpanBuffer:
             self._queued = False
             return rows
 
-    def _job(self) -> Callable[[duckdb.DuckDBPyConnection], None]:
-        taken: list[list[SpanRow]] = []
+    def _job(self) -> _SpanJob:
+        return _SpanJob(self._take)
 
-        def write_spans(con: duckdb.DuckDBPyConnection) -> None:
-            if not taken:  # a job may run twice (its batch failed): same spans again
-                taken.append(self._take())
-            insert_spans(con, taken[0])
 
-        return write_spans
+class _SpanJob:
+    """The write job of the buffered spans (taken from the buffer when it first runs: a
+    job may run twice, when its batch failed, and then writes the same spans again)."""
+
+    independent = True  # it writes only spans: the store thread may run it later in its batch
+
+    def __init__(self, take: Callable[[], list[SpanRow]]) -> None:
+        self._take = take
+        self._rows: list[SpanRow] | None = None
+
+    def __call__(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self._rows is None:
+            self._rows = self._take()
+        insert_spans(con, self._rows)

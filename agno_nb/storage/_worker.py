@@ -4,7 +4,7 @@ Every database operation of a store runs here, in the order it was queued (FIFO,
 read sees every write queued before it). Write jobs that are queued together run as one
 batch in one transaction; if the batch fails it is rolled back and its jobs are redone one
 by one, so a bad job loses only itself (a job may therefore run twice: keep its Python
-side effects idempotent). Consecutive jobs that carry the same ``group`` callable are
+side effects idempotent). The jobs of a batch that carry the same ``group`` callable are
 handed to it together (``_runwrites``: the run saves of a batch are one INSERT). The
 thread also takes the file from other processes and hands it back (see
 ``agno_nb.storage.duckdb`` for the protocol and its costs).
@@ -22,7 +22,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import Enum, auto
@@ -34,7 +34,7 @@ from agno_nb.exceptions import StoreBusyError, StoreError
 from agno_nb.storage._filelock import HandoffLock
 from agno_nb.storage.schema import migrate
 
-__all__ = ["StoreThread"]
+__all__ = ["StoreThread", "coalesce_wait"]
 
 T = TypeVar("T")
 Fn = Callable[[duckdb.DuckDBPyConnection], Any]
@@ -43,8 +43,10 @@ logger = logging.getLogger("agno_nb.storage")
 
 _POLL = 0.005
 _TURN = 0.05
-_MAX_BATCH = 32
-_COALESCE = 0.03  # seconds a write-behind batch waits for more jobs (see _gather)
+_MAX_BATCH = 4096
+_COALESCE = 0.1  # seconds a write-behind batch waits for more jobs, at least (see _gather)
+_MAX_COALESCE = 1.0  # ... and at most
+_DUTY = 20  # the wait is at least this many times the last write batch's time
 _MAX_WRITE_ERRORS = 1000
 _ALIAS = "agno_store"
 _BUSY_MARKERS = ("Could not set lock", "Unique file handle conflict")
@@ -65,6 +67,8 @@ class _Job:
     future: Future[Any] | None = None
     label: str = ""
     key: str | None = None  # a later write job with the same key supersedes this one
+    parallel: bool = False  # a CALL or READ that may use every core (analytics)
+    defer: bool = False  # a write-behind job that may wait for the next batch, once
 
 
 class StoreThread:
@@ -98,6 +102,8 @@ class StoreThread:
         self._attached_at = 0.0
         self._busy_at_close: StoreBusyError | None = None
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._urgent = threading.Event()  # a job somebody waits for is queued
+        self._write_seconds = 0.0  # how long the last batch of write jobs took
         self._closing = threading.Lock()
         self._closed = False
         self._thread = threading.Thread(
@@ -109,24 +115,41 @@ class StoreThread:
     def closed(self) -> bool:
         return self._closed
 
-    def call(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, transaction: bool) -> T:
-        """Run ``fn(con)`` in the thread and return its result (or raise its exception)."""
+    def call(
+        self,
+        fn: Callable[[duckdb.DuckDBPyConnection], T],
+        *,
+        transaction: bool,
+        parallel: bool = False,
+    ) -> T:
+        """Run ``fn(con)`` in the thread and return its result (or raise its exception).
+
+        DuckDB runs the store's statements on one core (its worker threads cost more than
+        they save on statements of a few rows); ``parallel`` lets this job use them all (a
+        scan of many rows: analytics).
+        """
         if threading.current_thread() is self._thread:
             raise StoreError("a store job cannot wait for another job of the same store")
         future: Future[T] = Future()
-        self._put(_Job(_Kind.CALL if transaction else _Kind.READ, fn, future))
+        kind = _Kind.CALL if transaction else _Kind.READ
+        self._put(_Job(kind, fn, future, parallel=parallel))
         return future.result()
 
-    def write(self, fn: Fn, *, wait: bool, label: str, key: str | None = None) -> None:
+    def write(
+        self, fn: Fn, *, wait: bool, label: str, key: str | None = None, defer: bool = False
+    ) -> None:
         """Queue a write job; with ``wait``, return once it is committed (or raise).
 
         When a batch holds several jobs with the same ``key``, only the last one runs
         (the others count as committed with it): a save that a later save overwrites.
+        ``defer``: a write-behind job that a later one of its key is likely to supersede
+        soon (a run's first save); it goes to the next batch instead of this one, once,
+        unless this batch holds a job that somebody waits for (``_carry``).
         """
         future: Future[Any] | None = Future() if wait else None
         if wait and threading.current_thread() is self._thread:
             raise StoreError("a store job cannot wait for another job of the same store")
-        self._put(_Job(_Kind.WRITE, fn, future, label, key))
+        self._put(_Job(_Kind.WRITE, fn, future, label, key, defer=defer and not wait))
         if future is not None:
             future.result()
 
@@ -145,6 +168,7 @@ class StoreThread:
                 return
             self._closed = True
             self._queue.put(_Job(_Kind.STOP))
+            self._urgent.set()
         if threading.current_thread() is not self._thread:
             self._thread.join()
 
@@ -153,6 +177,8 @@ class StoreThread:
             if self._closed:
                 raise StoreError(f"the store of {self.path} is closed")
             self._queue.put(job)
+        if not _behind(job):
+            self._urgent.set()
 
     # -- the thread ------------------------------------------------------------------
 
@@ -169,43 +195,52 @@ class StoreThread:
     def _serve(self) -> None:
         self._db = self._connect()  # warm up: creating a DuckDB instance takes ~14 ms
         last_job = time.monotonic()
+        carried: list[_Job] = []
         while True:
-            holding = self._handoff is not None and self._attached
-            try:
-                job = self._queue.get(timeout=_POLL if holding else None)
-            except queue.Empty:
-                if self._waiters():
-                    self._detach(yielding=True)
-                elif time.monotonic() - last_job >= self._idle_release:
-                    self._detach()
-                continue
-            jobs = self._gather(job)
+            if not carried:
+                holding = self._handoff is not None and self._attached
+                try:
+                    carried = [self._queue.get(timeout=_POLL if holding else None)]
+                except queue.Empty:
+                    if self._waiters():
+                        self._detach(yielding=True)
+                    elif time.monotonic() - last_job >= self._idle_release:
+                        self._detach()
+                    continue
+            jobs = self._gather(carried)
+            carried = _carry(jobs)
             if not self._run(jobs):
                 return
-            del job, jobs  # do not keep the store alive through a job's closure
+            del jobs  # do not keep the store alive through a job's closure
             last_job = time.monotonic()
             if last_job - self._attached_at >= _TURN and self._waiters():
                 self._detach(yielding=True)
 
-    def _gather(self, first: _Job) -> list[_Job]:
-        """The batch that starts with ``first``.
+    def _gather(self, jobs: list[_Job]) -> list[_Job]:
+        """The batch that starts with ``jobs`` (one taken from the queue, or those carried
+        over from the last batch).
 
-        A batch of write-behind jobs only waits up to ``_COALESCE`` for more: a short run's
-        start and end saves then land in one batch, where only the last one runs, so the
-        file is written once per run and not while the run is going on. A job that
-        somebody waits for (a read, a call, a durable write, a flush) ends the wait.
+        A batch of write-behind jobs waits for more, asleep (the jobs queued meanwhile do
+        not wake the thread): a short run's start and end saves then land in one batch,
+        where only the last one runs, and a busy process commits a few batches a second,
+        whatever its number of runs. A DuckDB statement costs 0.3-2 ms of CPU however few
+        its rows, a commit about 1 ms, and three to five times that while the event loop
+        keeps the GIL busy (each time DuckDB takes the GIL to check for signals, the loop
+        is made to hand it over). So the wait is ``_COALESCE`` (100 ms), or ``_DUTY``
+        times what the last write batch took if that is longer (at most
+        ``_MAX_COALESCE``): writing then takes at most a twentieth of the time, and
+        its share of a busy process's CPU stays small. A job that somebody waits for (a
+        read, a call, a durable write, a flush, the stop) ends the wait.
         """
-        jobs = [first]
-        deadline = time.monotonic() + _COALESCE if _behind(first) else 0.0
+        jobs = list(jobs)
+        if all(_behind(job) for job in jobs):
+            self._urgent.wait(coalesce_wait(self._write_seconds))
+        self._urgent.clear()  # what is queued from here on is taken below or wakes us
         while len(jobs) < _MAX_BATCH:
-            left = deadline - time.monotonic()
             try:
-                job = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
+                jobs.append(self._queue.get_nowait())
             except queue.Empty:
                 break
-            jobs.append(job)
-            if not _behind(job):
-                deadline = 0.0
         return jobs
 
     def _run(self, jobs: list[_Job]) -> bool:
@@ -217,7 +252,9 @@ class StoreThread:
                 end = start
                 while end < len(jobs) and jobs[end].kind is _Kind.WRITE:
                     end += 1
+                began = time.monotonic()
                 self._run_writes(jobs[start:end])
+                self._write_seconds = time.monotonic() - began
                 start = end
                 continue
             start += 1
@@ -236,16 +273,17 @@ class StoreThread:
         assert job.future is not None
         try:
             con = self._attach()
-            if job.kind is _Kind.READ:
-                result = job.fn(con)
-            else:
-                con.begin()
-                try:
+            with _all_cores(con) if job.parallel else contextlib.nullcontext():
+                if job.kind is _Kind.READ:
                     result = job.fn(con)
-                    con.commit()
-                except BaseException:
-                    self._rollback(con)
-                    raise
+                else:
+                    con.begin()
+                    try:
+                        result = job.fn(con)
+                        con.commit()
+                    except BaseException:
+                        self._rollback(con)
+                        raise
         except BaseException as exc:  # the thread must go on, whatever a job raises
             job.future.set_exception(exc)
         else:
@@ -269,10 +307,10 @@ class StoreThread:
         except BaseException as exc:
             self._rollback(con)
             self._invalidate()
-            if len(batch) == 1:
+            if careful:
                 self._failed(batch[0], exc)
                 return
-            for job in batch:
+            for job in batch:  # redone one by one, rows looked up first: only a bad job fails
                 self._run_writes([job], careful=True)
             return
         for job in batch:
@@ -314,6 +352,7 @@ class StoreThread:
     def _connect() -> duckdb.DuckDBPyConnection:
         db = duckdb.connect(":memory:")
         db.execute("SET TimeZone = 'UTC'")
+        db.execute("SET threads = 1")  # see call(parallel=...)
         return db
 
     def _waiters(self) -> bool:
@@ -397,19 +436,71 @@ class StoreThread:
 
 
 def _execute(con: duckdb.DuckDBPyConnection, fns: list[Fn], careful: bool) -> None:
-    """Run write jobs in order; consecutive jobs with the same ``group`` attribute go to
-    one ``group(con, jobs, careful)`` call (``careful`` when a failed batch is redone)."""
-    start = 0
-    while start < len(fns):
-        group = getattr(fns[start], "group", None)
-        end = start + 1
-        if group is None:
-            fns[start](con)
+    """Run a batch's write jobs in order, but: jobs with the same ``group`` attribute go
+    to one ``group(con, jobs, careful)`` call (``careful`` when a failed batch is redone),
+    and jobs marked ``independent`` (they write rows no other job writes: spans) wait for
+    that call, so that they do not split the group. Any other job runs in its place."""
+    group: Any = None
+    members: list[Fn] = []
+    independent: list[Fn] = []
+
+    def run_waiting() -> None:
+        nonlocal group
+        if members:
+            group(con, members, careful)
+        for fn in independent:
+            fn(con)
+        group = None
+        members.clear()
+        independent.clear()
+
+    for fn in fns:
+        fn_group = getattr(fn, "group", None)
+        if fn_group is not None:
+            if group is not None and fn_group != group:
+                run_waiting()
+            group = fn_group
+            members.append(fn)
+        elif getattr(fn, "independent", False):
+            independent.append(fn)
         else:
-            while end < len(fns) and getattr(fns[end], "group", None) == group:
-                end += 1
-            group(con, fns[start:end], careful)
-        start = end
+            run_waiting()
+            fn(con)
+    run_waiting()
+
+
+@contextlib.contextmanager
+def _all_cores(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """DuckDB on every core for one job (0.3-0.5 ms to switch there and back)."""
+    con.execute(f"SET threads = {os.cpu_count() or 1}")
+    try:
+        yield
+    finally:
+        con.execute("SET threads = 1")
+
+
+def coalesce_wait(last_write_seconds: float) -> float:
+    """How long a batch of write-behind jobs waits for more (see ``StoreThread._gather``)."""
+    return min(_MAX_COALESCE, max(_COALESCE, _DUTY * last_write_seconds))
+
+
+def _carry(jobs: list[_Job]) -> list[_Job]:
+    """Take the deferred jobs out of ``jobs`` (the batch about to run): those not carried
+    before and not superseded in the batch, when nobody waits for any job of it. A run
+    that ends within two batches is then written once, not inserted then updated."""
+    if not all(_behind(job) for job in jobs):
+        return []
+    last = {job.key: index for index, job in enumerate(jobs) if job.key is not None}
+    carried = [
+        job
+        for index, job in enumerate(jobs)
+        if job.defer and (job.key is None or last[job.key] == index)
+    ]
+    taken = {id(job) for job in carried}
+    jobs[:] = [job for job in jobs if id(job) not in taken]
+    for job in carried:
+        job.defer = False
+    return carried
 
 
 def _behind(job: _Job) -> bool:

@@ -1,0 +1,172 @@
+"""How the store thread batches its writes: a run's first save waits for the next batch
+(and is usually superseded there), run saves are grouped across span writes, the wait
+grows with the cost of writing, DuckDB runs on one core except for analytics, and
+``db=":memory:"`` means in memory."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from agno_nb.run import RunStatus
+from agno_nb.storage import open_store
+from agno_nb.storage._worker import StoreThread, _execute, coalesce_wait
+from agno_nb.storage.duckdb import DuckDBStore
+from tests.test_storage_duckdb import make_run
+
+
+@pytest.fixture
+def thread() -> Iterator[StoreThread]:
+    worker = StoreThread(":memory:", lock_timeout=5, idle_release=60, invalidate=lambda: None)
+    yield worker
+    worker.close()
+
+
+def _recorder(ran: list[str], name: str) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    def job(con: duckdb.DuckDBPyConnection) -> None:
+        ran.append(name)
+
+    return job
+
+
+def _wait_for(ran: list[str], name: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while name not in ran:
+        assert time.monotonic() < deadline, f"{name} never ran: {ran}"
+        time.sleep(0.005)
+
+
+def test_a_deferred_write_goes_to_the_next_batch(thread: StoreThread) -> None:
+    ran: list[str] = []
+    thread.write(_recorder(ran, "start of r1"), wait=False, label="a", key="r1", defer=True)
+    thread.write(_recorder(ran, "other"), wait=False, label="b", key="r2")
+    _wait_for(ran, "other")
+    assert ran == ["other"]  # the next batch waits at least 100 ms for company
+    _wait_for(ran, "start of r1")
+
+
+def test_a_deferred_write_superseded_in_the_next_batch_never_runs(thread: StoreThread) -> None:
+    ran: list[str] = []
+    thread.write(_recorder(ran, "running"), wait=False, label="a", key="r1", defer=True)
+    thread.write(_recorder(ran, "other"), wait=False, label="b", key="r2")
+    _wait_for(ran, "other")
+    thread.write(_recorder(ran, "completed"), wait=False, label="c", key="r1")
+    thread.flush()
+    assert ran == ["other", "completed"]
+
+
+def test_a_batch_somebody_waits_for_writes_deferred_jobs_at_once(thread: StoreThread) -> None:
+    ran: list[str] = []
+    thread.write(_recorder(ran, "running"), wait=False, label="a", key="r1", defer=True)
+    thread.flush()
+    assert ran == ["running"]
+    thread.write(_recorder(ran, "again"), wait=True, label="b", key="r1", defer=True)
+    assert ran == ["running", "again"]  # a durable write is never deferred
+
+
+class _Member:
+    def __init__(self, name: str, log: list[str], group: Any) -> None:
+        self.name, self.log, self.group = name, log, group
+
+
+class _Spans:
+    independent = True
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def __call__(self, con: Any) -> None:
+        self.log.append("spans")
+
+
+def test_grouped_jobs_are_one_call_across_independent_jobs_but_not_across_others() -> None:
+    log: list[str] = []
+
+    def group(con: Any, members: list[_Member], careful: bool) -> None:
+        log.append("+".join(m.name for m in members))
+
+    def barrier(con: Any) -> None:
+        log.append("barrier")
+
+    a, b, c = (_Member(n, log, group) for n in "abc")
+    _execute(None, [a, _Spans(log), b, barrier, c], careful=False)  # type: ignore[list-item,arg-type]
+    assert log == ["a+b", "spans", "barrier", "c"]
+
+
+def test_the_wait_for_company_grows_with_the_cost_of_writing() -> None:
+    assert coalesce_wait(0.0) == 0.1
+    assert coalesce_wait(0.001) == 0.1
+    assert coalesce_wait(0.02) == pytest.approx(0.4)
+    assert coalesce_wait(5.0) == 1.0
+
+
+def test_a_run_that_ends_within_two_batches_is_written_once(tmp_path: Path) -> None:
+    with DuckDBStore(tmp_path / "runs.duckdb") as store:
+        store.save_run(make_run("r1", status=RunStatus.RUNNING))
+        store.save_run(make_run("r1"))
+        store.flush()
+        run = store.get_run("r1")
+        assert run is not None and run.status == "completed"
+        assert store.write_errors == []
+
+
+def _threads_setting(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_duckdb_runs_on_one_core_except_for_parallel_jobs(tmp_path: Path) -> None:
+    with DuckDBStore(tmp_path / "cores.duckdb") as store:
+        assert store.call(_threads_setting) == 1
+        assert store.call(_threads_setting, parallel=True) == (os.cpu_count() or 1)
+        assert store.call(_threads_setting) == 1
+
+
+def test_analytics_queries_use_every_core(tmp_path: Path) -> None:
+    from agno_nb import analytics
+
+    frame = analytics.sql(
+        "SELECT current_setting('threads') AS threads", db=str(tmp_path / "a.duckdb")
+    )
+    assert int(frame["threads"][0]) == (os.cpu_count() or 1)
+
+
+def test_memory_means_in_memory_not_a_file_named_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = open_store(":memory:")
+    try:
+        store.save_run(make_run("r1"), durable=True)
+        assert store.get_run("r1") is not None
+    finally:
+        store.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_saves_from_many_threads_all_land(tmp_path: Path) -> None:
+    with DuckDBStore(tmp_path / "many.duckdb") as store:
+
+        def saver(n: int) -> None:
+            for i in range(50):
+                store.save_run(make_run(f"t{n}-{i}", status=RunStatus.RUNNING, session_id=f"s{n}"))
+                store.save_run(make_run(f"t{n}-{i}", session_id=f"s{n}"))
+
+        workers = [threading.Thread(target=saver, args=(n,)) for n in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        store.flush()
+        assert store.write_errors == []
+        runs = store.list_runs(limit=1000)
+        assert len(runs) == 200 and {r.status for r in runs} == {"completed"}
+        assert len(store.list_sessions(limit=100)) == 4
