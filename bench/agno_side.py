@@ -127,6 +127,9 @@ def cmd_session(args: argparse.Namespace) -> Json:
         args.url, db=sqlite_db(args.tmp, "session.db"), history=True, session_id="long"
     )
     run = loops.runner(lambda: agent.arun(PROMPT))
+    warm = loops.runner(lambda: agent.arun(PROMPT, session_id="warm-up"))
+    for _ in range(args.warm_up):  # as agno-nb's side: another session first
+        warm()
     samples = sequential(run, runs=args.runs, label="Agno session")
     loops.close()
     return {"head_tail": head_tail(samples), "all": summarize(samples)}
@@ -164,6 +167,7 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--warm-up", type=int, default=0)
     args = parser.parse_args()
     result = COMMANDS[args.command](args)
     print(json.dumps({"versions": versions(), **result}))

@@ -170,3 +170,17 @@ def test_saves_from_many_threads_all_land(tmp_path: Path) -> None:
         runs = store.list_runs(limit=1000)
         assert len(runs) == 200 and {r.status for r in runs} == {"completed"}
         assert len(store.list_sessions(limit=100)) == 4
+
+
+def test_a_store_waiting_for_company_hands_the_file_over_within_a_turn(tmp_path: Path) -> None:
+    path = tmp_path / "shared.duckdb"
+    with DuckDBStore(path) as holder, DuckDBStore(path) as other:
+        holder.save_run(make_run("r0"), durable=True)  # the holder has the file
+        holder._thread._write_seconds = 10.0  # as if writing were slow: a 1 s wait
+        holder.save_run(make_run("r1"))  # write-behind: the holder now waits for company
+        time.sleep(0.05)
+        started = time.monotonic()
+        assert other.get_run("r0") is not None
+        assert time.monotonic() - started < 0.5  # not the whole second
+        holder.flush()
+        assert other.get_run("r1") is not None

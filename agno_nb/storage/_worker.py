@@ -234,7 +234,7 @@ class StoreThread:
         """
         jobs = list(jobs)
         if all(_behind(job) for job in jobs):
-            self._urgent.wait(coalesce_wait(self._write_seconds))
+            self._wait_for_company(coalesce_wait(self._write_seconds))
         self._urgent.clear()  # what is queued from here on is taken below or wakes us
         while len(jobs) < _MAX_BATCH:
             try:
@@ -242,6 +242,18 @@ class StoreThread:
             except queue.Empty:
                 break
         return jobs
+
+    def _wait_for_company(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, until a job somebody waits for is queued, or (holding
+        the file) another process asks for it: it then gets the file after this batch, as
+        it would after a turn (``_TURN``), not after the whole wait."""
+        if self._handoff is None or not self._attached:
+            self._urgent.wait(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        while not self._urgent.wait(min(_TURN, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline or self._waiters():
+                return
 
     def _run(self, jobs: list[_Job]) -> bool:
         """Run ``jobs`` in order; False once the STOP job was reached."""
