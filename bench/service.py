@@ -34,7 +34,7 @@ from bench._report import Section, ms, ratio
 from bench._stats import progress
 
 CONCURRENCY = 20
-ROUNDS = 4
+ROUNDS = 2
 RPS_VS_AGENTOS = 2.0
 FLOOR_SHARE = 0.8
 CPU_TARGET_MS = 4.0
@@ -178,7 +178,7 @@ def service(ctx: Context) -> Section:
             progress(
                 f"service: {server.label}, chunk {round_no + 1}/{ROUNDS}, {total // ROUNDS} runs"
             )
-            _measure(server, total // ROUNDS, warmup=max(20, total // 20))
+            _measure(server, total // ROUNDS, warmup=max(40, total // 10))
     by_label = {s.label.split(" ")[0]: s for s in servers}
     floors = [s for s in servers if s.label.startswith("bare")]
     floor = max(floors, key=lambda s: s.rps)

@@ -17,6 +17,7 @@ takes and drops DuckDB's file lock: about 3 ms), and made the default catalog by
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import queue
@@ -194,6 +195,7 @@ class StoreThread:
 
     def _serve(self) -> None:
         self._db = self._connect()  # warm up: creating a DuckDB instance takes ~14 ms
+        importlib.import_module("pyarrow")  # what the writes need (~130 ms), before any
         last_job = time.monotonic()
         carried: list[_Job] = []
         while True:
