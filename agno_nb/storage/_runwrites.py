@@ -67,8 +67,9 @@ _TOUCH_SESSIONS = (
 _REMEMBERED = 4096  # ids known to be in the file, per table (the oldest are forgotten)
 
 Row = tuple[Any, ...]
-_SESSION_ID, _USER_ID, _AGENT_ID, _CREATED_AT = 1, 2, 3, 5
-_UPDATED_AT = RUN_COLUMNS.index("updated_at")
+_SESSION_ID, _USER_ID, _AGENT_ID, _CREATED_AT, _UPDATED_AT = (
+    RUN_COLUMNS.index(c) for c in ("session_id", "user_id", "agent_id", "created_at", "updated_at")
+)
 
 
 class RunSave:

@@ -6,7 +6,8 @@ ago, queues a write-behind job at once; otherwise a drainer thread queues it whe
 100 ms are over, with every span that came meanwhile. The job converts the rows to Arrow
 in one call and inserts them with one ``INSERT ... SELECT`` (``_arrow``). An insert into
 the wide ``spans`` table costs a few ms however few its rows, so a busy process (a run
-every few ms) writes at most ten batches a second instead of one per run.
+every few ms) queues at most ten span writes a second instead of one per run (and the
+store thread commits them with its own batches, ``_worker``).
 
 Durability: a run's spans are queued when it ends or pauses, like its run row; in a busy
 process up to 100 ms later (at once before a read of this process, and at a normal exit

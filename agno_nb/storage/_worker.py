@@ -195,7 +195,7 @@ class StoreThread:
 
     def _serve(self) -> None:
         self._db = self._connect()  # warm up: creating a DuckDB instance takes ~14 ms
-        importlib.import_module("pyarrow")  # what the writes need (~130 ms), before any
+        importlib.import_module("pyarrow")  # the writes need it: import it (~130 ms) now
         last_job = time.monotonic()
         carried: list[_Job] = []
         while True:
@@ -310,13 +310,10 @@ class StoreThread:
             for job in batch:
                 self._failed(job, exc)
             return
-        last = {job.key: index for index, job in enumerate(batch) if job.key is not None}
-        fns = [
-            job.fn for index, job in enumerate(batch) if job.key is None or last[job.key] == index
-        ]
+        fns = [job.fn for job in _latest(batch) if job.fn is not None]
         try:
             con.begin()
-            _execute(con, fns, careful)  # type: ignore[arg-type]
+            _execute(con, fns, careful)
             con.commit()
         except BaseException as exc:
             self._rollback(con)
@@ -504,17 +501,18 @@ def _carry(jobs: list[_Job]) -> list[_Job]:
     that ends within two batches is then written once, not inserted then updated."""
     if not all(_behind(job) for job in jobs):
         return []
-    last = {job.key: index for index, job in enumerate(jobs) if job.key is not None}
-    carried = [
-        job
-        for index, job in enumerate(jobs)
-        if job.defer and (job.key is None or last[job.key] == index)
-    ]
+    carried = [job for job in _latest(jobs) if job.defer]
     taken = {id(job) for job in carried}
     jobs[:] = [job for job in jobs if id(job) not in taken]
     for job in carried:
         job.defer = False
     return carried
+
+
+def _latest(jobs: list[_Job]) -> list[_Job]:
+    """``jobs`` without those that a later job of the same ``key`` supersedes."""
+    last = {job.key: index for index, job in enumerate(jobs) if job.key is not None}
+    return [job for index, job in enumerate(jobs) if job.key is None or last[job.key] == index]
 
 
 def _behind(job: _Job) -> bool:

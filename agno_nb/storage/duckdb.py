@@ -79,14 +79,12 @@ __all__ = ["DuckDBStore"]
 
 T = TypeVar("T")
 
-_RUN_COLUMNS = RUN_COLUMNS
 _USAGE_COLUMNS = STATE_COLUMNS[10:15]
 _JSON_COLUMNS = ("content", "messages", "tool_calls")
 
-_SELECT_RUNS = f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs"
-_SESSION_COLUMNS = SESSION_COLUMNS
-_SELECT_SESSIONS = f"SELECT {_SESSION_COLUMNS} FROM sessions"
-_INSERT_SESSION = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+_SELECT_RUNS = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs"
+_SELECT_SESSIONS = f"SELECT {SESSION_COLUMNS} FROM sessions"
+_INSERT_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 
 Row = tuple[Any, ...]
 
@@ -96,7 +94,7 @@ def _dumps(value: Any) -> str | None:
 
 
 def _run_row(run: RunOutput) -> Row:
-    """The values of ``_RUN_COLUMNS`` for ``run`` (serialised in the caller's thread, so
+    """The values of ``RUN_COLUMNS`` for ``run`` (serialised in the caller's thread, so
     that the write job sees the run as it was when saved)."""
     data = run.to_dict()
     usage = run.usage
@@ -118,7 +116,7 @@ def _shut_down(spans: SpanBuffer, thread: StoreThread) -> None:
 
 
 def _run_from_row(row: Row) -> RunOutput:
-    data = dict(zip(_RUN_COLUMNS, row, strict=True))
+    data = dict(zip(RUN_COLUMNS, row, strict=True))
     for column in _JSON_COLUMNS:
         if data[column] is not None:
             data[column] = json.loads(data[column])
@@ -361,7 +359,6 @@ class DuckDBStore(ApprovalStoreMixin):
         rows = con.execute(f"{_SELECT_SESSIONS} WHERE session_id = ?", [session_id]).fetchall()
         if rows:
             record = _session_from_row(rows[0])
-            self._writer.seen_session(session_id)
         else:
             now = datetime.now(UTC)
             record = SessionRecord(
@@ -369,9 +366,9 @@ class DuckDBStore(ApprovalStoreMixin):
                 updated_at=now,
             )  # fmt: skip
             con.execute(_INSERT_SESSION, [session_id, user_id, agent_id, now, now, "{}"])
-            self._writer.seen_session(session_id)
             # save_run creates the session of any run it saves: a new session has no runs.
             self._cache.load_history(session_id, user_id, [])
+        self._writer.seen_session(session_id)
         self._cache.put_session(record)
         return record
 
