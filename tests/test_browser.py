@@ -100,7 +100,9 @@ def test_approve_in_the_browser_continues_the_run_in_the_same_output(
     assert output.get_by_text("approved by root").is_visible()
     answer = output.locator(".jp-RenderedMarkdown").filter(has_text="Here is what I found")
     assert "refund done: refunded 30.00 on order 42" in answer.inner_text()
-    assert output.locator(".agno-footer").filter(has_text="completed").count() == 1
+    completed = output.locator(".agno-footer").filter(has_text="completed")
+    completed.first.wait_for(timeout=30_000)  # the footer follows the last text update
+    assert completed.count() == 1
     assert output.get_by_role("button", name="Reject").is_disabled()
     shoot(page, output, "approved")
     page.close()
