@@ -66,25 +66,37 @@ async def raw_stream(client: Any) -> str:
 
 
 async def events_call(client: Any, messages: list[Json]) -> AsyncIterator[str | Any]:
-    """One streamed call through the SDK's raw events (``messages.create(stream=True)``):
-    yields each text delta, then the message (content blocks as dicts, with the tool
-    input parsed from its ``input_json_delta`` pieces, and ``stop_reason``)."""
+    """One streamed call the cheapest way the SDK offers, the very calls agno-nb's ``Claude``
+    makes: ``messages.with_streaming_response.create(stream=True)`` read through
+    ``AsyncStream.raw_events`` (each event's JSON as a dict, no typed event models). Yields
+    each text delta, then the message (content blocks as dicts, with the tool input parsed
+    from its ``input_json_delta`` pieces, and ``stop_reason``)."""
+    from anthropic import AsyncStream
+
     blocks: list[Json] = []
     pieces: dict[int, list[str]] = {}
     stop_reason = None
-    async with await client.messages.create(**_params(messages), stream=True) as events:
-        async for event in events:
-            if event.type == "content_block_delta":
-                if event.delta.type == "text_delta":
-                    blocks[event.index]["text"] += event.delta.text
-                    yield event.delta.text
-                elif event.delta.type == "input_json_delta":
-                    pieces[event.index].append(event.delta.partial_json)
-            elif event.type == "content_block_start":
-                blocks.append(event.content_block.to_dict())
-                pieces[event.index] = []
-            elif event.type == "message_delta":
-                stop_reason = event.delta.stop_reason
+    create = client.messages.with_streaming_response.create
+    async with create(**_params(messages), stream=True) as response:
+        async for sse in AsyncStream.raw_events(response.http_response):
+            if sse.event is None or sse.event == "ping" or not sse.data:
+                continue
+            event = json.loads(sse.data)
+            kind = event["type"]
+            if kind == "content_block_delta":
+                delta = event["delta"]
+                if delta["type"] == "text_delta":
+                    blocks[event["index"]]["text"] += delta["text"]
+                    yield delta["text"]
+                elif delta["type"] == "input_json_delta":
+                    pieces[event["index"]].append(delta["partial_json"])
+            elif kind == "content_block_start":
+                blocks.append(event["content_block"])
+                pieces[event["index"]] = []
+            elif kind == "message_delta":
+                stop_reason = event["delta"]["stop_reason"]
+            elif kind == "error":
+                raise RuntimeError(sse.data)
     for index, block in enumerate(blocks):
         if block["type"] == "tool_use":
             block["input"] = json.loads("".join(pieces[index]) or "{}")

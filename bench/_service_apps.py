@@ -2,10 +2,10 @@
 
 * ``nb``: agno-nb's service (``create_app``) around the scenario's agent, with a DuckDB
   store, tracing on and an API key: as ``agno-nb export`` ships it.
-* ``floor``: a bare FastAPI app making the same two SDK calls (streamed the cheapest way,
-  ``messages.create(stream=True)``) and streaming the text as SSE: what any service built
-  on the SDK pays. ``floor_aiohttp``: the same with the SDK's aiohttp transport, which
-  agno-nb's service uses (``served_clients``).
+* ``floor``: a bare FastAPI app making the same two SDK calls as agno-nb (streamed the
+  cheapest way, raw events: ``bench._raw.events_call``) and streaming the text as SSE: what
+  any service built on the SDK pays. ``floor_aiohttp``: the same with the SDK's aiohttp
+  transport, which agno-nb's service uses (``served_clients``).
 
 ``python -m uvicorn bench._service_apps:nb`` (or ``:floor``, ``:floor_aiohttp``), with
 ``ANTHROPIC_BASE_URL`` at the fake server; ``BENCH_DB`` names the store. Agno's AgentOS is

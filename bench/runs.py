@@ -32,7 +32,7 @@ Variants = dict[str, tuple[str, str | None]]
 
 # variant key -> (label, baseline key); the baseline is measured in the same process
 NB_VARIANTS: Variants = {
-    "raw_events": ("raw SDK `messages.create(stream=True)` (agno-nb's baseline)", None),
+    "raw_events": ("raw SDK stream, raw events (agno-nb's baseline)", None),
     "raw_stream": ("raw SDK `messages.stream`", None),
     "raw_create": ("raw SDK `messages.create`", None),
     "nb_off": ("agno-nb `await arun()`, store off (`db=False`)", "raw_events"),
@@ -181,9 +181,11 @@ def overhead(ctx: Context) -> Section:
     _overhead_checks(section, nb_over, agno_over)
     section.notes += [
         "Each overhead is taken against the raw SDK measured in the same process, same run: "
-        "agno-nb streams (so its baseline is the SDK's raw event stream, "
-        "`messages.create(stream=True)`, the cheapest way to stream with the SDK: "
-        "`messages.stream` adds its snapshots on top), Agno calls `messages.create`.",
+        "agno-nb streams, so its baseline is the cheapest way to stream with the SDK, the "
+        "very calls agno-nb makes: `messages.with_streaming_response.create(stream=True)` "
+        "read through `AsyncStream.raw_events`, each event's JSON as a dict "
+        "(`messages.create(stream=True)` adds a typed model per event, `messages.stream` its "
+        "snapshots on top). Agno calls `messages.create`.",
         "Store + history: one session for all runs (history = the last 3 runs), so requests "
         "carry 4 runs' messages; Agno reads the whole session each run.",
         "agno-nb writes runs behind the caller: the store-on run is timed as the caller waits "

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
+import json
+import threading
 
 import pytest
 
@@ -146,8 +149,10 @@ def test_mid_stream_error_and_truncated_stream(fake: FakeAnthropic) -> None:
     fake.reset(
         [Turn.text("partial answer that breaks", error_after=4, error_type="overloaded_error")]
     )
-    with pytest.raises(ModelAPIError, match="overloaded_error"):
+    with pytest.raises(ModelAPIError) as err:
         agent.run("go")
+    assert "reported overloaded_error mid-answer: Overloaded" in str(err.value)
+    assert err.value.error_type == "overloaded_error" and err.value.status_code is None
     fake.reset([Turn.text("partial answer that is cut", truncate_after=4)])
     with pytest.raises(ModelConnectionError, match="broke off"):
         agent.run("go")
@@ -232,3 +237,48 @@ async def test_served_clients_use_the_aiohttp_transport_and_close(fake: FakeAnth
         with pytest.raises(ModelTimeoutError, match=r"no answer within 0.2 s"):
             await slow.arun("go")
     assert client.is_closed()
+
+
+class _MalformedStream(http.server.BaseHTTPRequestHandler):
+    """An "Anthropic-compatible" endpoint that streams one well-formed event, then one that
+    is not JSON (``/bad-json``) or lacks a field the Messages API always sends."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        start = {"type": "message_start", "message": {"id": "msg_1", "model": "m", "usage": {}}}
+        bad = (
+            "{not json"
+            if self.path.endswith("/bad-json/v1/messages")
+            else json.dumps(
+                {"type": "content_block_start", "content_block": {"type": "text", "text": ""}}
+            )
+        )
+        body = (
+            f"event: message_start\ndata: {json.dumps(start)}\n\n"
+            f"event: content_block_start\ndata: {bad}\n\n"
+        ).encode()
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("path", "detail"), [("bad-json", "Expecting"), ("no-index", "index")])
+def test_malformed_stream_events_are_a_clear_model_error(path: str, detail: str) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _MalformedStream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{path}"
+        agent = Agent("a", model=Claude("m", api_key="k", base_url=url, max_retries=0), db=False)
+        with pytest.raises(ModelError) as err:
+            agent.run("go")
+    finally:
+        server.shutdown()
+        server.server_close()
+    message = str(err.value)
+    assert "m: the stream sent a malformed 'content_block_start' event" in message
+    assert detail in message and not isinstance(err.value, ModelAPIError)

@@ -1,13 +1,16 @@
 """``Claude``: Anthropic models through the official ``anthropic`` SDK (2.x).
 
 Any server that speaks the Messages API works through ``base_url`` (a local Ollama,
-llama.cpp's ``llama-server``, a LiteLLM proxy). Answers always stream: the SDK's raw event
-stream (``messages.create(stream=True)``, which ``messages.stream`` is built on) is
-assembled here (``_Assembly``): text from ``text_delta``, tool input from the
-``input_json_delta`` pieces, parsed once when its block stops. ``messages.stream`` gives the
-same message but rebuilds a snapshot on every event (re-parsing partial tool JSON each
-time, and creating a generic pydantic class per message): 0.5 ms more CPU per model call
-on a 2-core machine, a fifth of a served run's CPU (bench/RESULTS.md).
+llama.cpp's ``llama-server``, a LiteLLM proxy). Answers always stream, read the cheapest way
+the SDK offers: ``messages.with_streaming_response.create(stream=True)`` gives the HTTP
+response (after the SDK's retries and status errors), ``AsyncStream.raw_events`` its
+Server-Sent Events, and each event's JSON is assembled here as a dict (``_Assembly``): text
+from ``text_delta``, tool input from the ``input_json_delta`` pieces, parsed once when its
+block stops. ``messages.create(stream=True)`` would build a typed pydantic model per event
+(about 0.5 ms of CPU per served run of two calls on this 2-core machine, an eighth of the
+run), and ``messages.stream`` rebuilds a snapshot of the message on every event on top.
+An ``error`` event mid-answer is a ``ModelAPIError`` with its ``error_type``; an event
+that is not the API's JSON is a ``ModelError`` naming it.
 
 SDK clients are shared: one ``AsyncAnthropic`` per event loop and configuration, so a new
 agent per run (a re-run cell, an agent per request) costs no new client or SSL context.
@@ -23,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import json
 import os
 import weakref
 from collections.abc import AsyncIterator
@@ -161,11 +165,21 @@ class Claude(Model):
 
         client = self._client()
         answer = _Assembly(self.id)
+        create = client.messages.with_streaming_response.create
         try:
-            events = await client.messages.create(**self._params(request), stream=True)
-            async with events:
-                async for event in events:
-                    text = answer.add(event)
+            async with create(**self._params(request), stream=True) as raw:
+                async for sse in anthropic.AsyncStream.raw_events(raw.http_response):
+                    if sse.event == "error":
+                        raise _stream_error(self.id, sse.data)
+                    if sse.event is None or sse.event == "ping" or not sse.data:
+                        continue  # as the SDK's own stream does
+                    try:
+                        text = answer.add(json.loads(sse.data))
+                    except (ValueError, LookupError, TypeError, AttributeError) as exc:
+                        raise ModelError(
+                            f"{self.id}: the stream sent a malformed {sse.event!r} event "
+                            f"({exc!r}): {sse.data[:200]}"
+                        ) from exc
                     if text:
                         yield TextDelta(text)
         except anthropic.APITimeoutError as exc:
@@ -198,49 +212,47 @@ class _Assembly:
         self.invalid: str | None = None
         self.done = False
 
-    def add(self, event: Any) -> str | None:
-        """Take one event; the text it adds, if any."""
-        kind = event.type
+    def add(self, event: dict[str, Any]) -> str | None:
+        """Take one event (its JSON data); the text it adds, if any."""
+        kind = event.get("type")
         if kind == "content_block_delta":
-            delta = event.delta
-            if delta.type == "text_delta":
-                block = self.blocks.get(event.index)
+            delta, index = event["delta"], event["index"]
+            if delta["type"] == "text_delta":
+                block = self.blocks.get(index)
                 if block is not None and block[0] == "text":
-                    block[1] += delta.text
-                    return str(delta.text)
-            elif delta.type == "input_json_delta" and event.index in self.buffers:
-                self.buffers[event.index].append(delta.partial_json)
+                    block[1] += delta["text"]
+                    return str(delta["text"])
+            elif delta["type"] == "input_json_delta" and index in self.buffers:
+                self.buffers[index].append(delta["partial_json"])
         elif kind == "content_block_start":
-            block = event.content_block
-            if block.type == "text":
-                self.blocks[event.index] = ["text", block.text]
-                return str(block.text) or None
-            if block.type == "tool_use":
-                self.blocks[event.index] = ["tool", block.id, block.name, block.input]
-                self.buffers[event.index] = []
+            block, index = event["content_block"], event["index"]
+            if block["type"] == "text":
+                self.blocks[index] = ["text", block["text"]]
+                return str(block["text"]) or None
+            if block["type"] == "tool_use":
+                self.blocks[index] = ["tool", block["id"], block["name"], block.get("input")]
+                self.buffers[index] = []
         elif kind == "content_block_stop":
-            self._close_tool(event.index)
+            self._close_tool(event["index"])
         elif kind == "message_start":
-            message = event.message
-            self.response_id, self.model = message.id, message.model
-            self._add_usage(message.usage)
+            message = event["message"]
+            self.response_id, self.model = message.get("id"), message.get("model")
+            self._add_usage(message.get("usage"))
         elif kind == "message_delta":
-            self.stop_reason = event.delta.stop_reason
-            self._add_usage(event.usage)
+            self.stop_reason = event["delta"].get("stop_reason")
+            self._add_usage(event.get("usage"))
         elif kind == "message_stop":
             self.done = True
         return None
 
-    def _add_usage(self, usage: Any) -> None:
+    def _add_usage(self, usage: dict[str, Any] | None) -> None:
         for field in ("input_tokens", "output_tokens", "cache_read_input_tokens",
                       "cache_creation_input_tokens"):  # fmt: skip
-            value = getattr(usage, field, None)
+            value = usage.get(field) if usage else None
             if value is not None:  # message_delta repeats only what changed
                 self.usage[field] = value
 
     def _close_tool(self, index: int) -> None:
-        import json
-
         pieces = self.buffers.pop(index, None)
         if not pieces:
             return
@@ -281,6 +293,21 @@ class _Assembly:
             model_name=self.model,
             response_id=self.response_id,
         )
+
+
+def _stream_error(model_id: str, data: str) -> ModelAPIError:
+    """The error event of a stream that had begun (``overloaded_error`` mid-answer)."""
+    try:
+        body = json.loads(data)
+    except ValueError:
+        body = {}
+    error = body.get("error", body) if isinstance(body, dict) else {}
+    error_type = str(error.get("type", "")) if isinstance(error, dict) else ""
+    detail = str(error.get("message", "")) if isinstance(error, dict) else ""
+    return ModelAPIError(
+        f"{model_id}: the API reported {error_type or 'an error'} mid-answer: {detail or data}",
+        error_type=error_type,
+    )
 
 
 def _api_error(model_id: str, exc: Any) -> ModelAPIError:
