@@ -1,6 +1,7 @@
 """The load generator of the ``service`` section, in its own process (stdlib + httpx2):
 
     python -m bench._load URL --concurrency 20 --requests N --warmup W [--key KEY]
+        [--new-session]
 
 ``concurrency`` clients POST a run (form field ``message``, SSE) in a loop until
 ``requests`` are done; each reply is read whole and must end with ``RunCompleted``. Prints
@@ -15,6 +16,7 @@ import asyncio
 import json
 import os
 import time
+import uuid
 from typing import Any
 
 import httpx2
@@ -40,7 +42,10 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
 
         async def one() -> float:
             start = time.perf_counter()
-            reply = await client.post(args.path, data={"message": PROMPT}, headers=headers)
+            data = {"message": PROMPT}
+            if args.new_session:  # the client names a new session (as a chat UI does)
+                data["session_id"] = f"ses-{uuid.uuid4().hex}"
+            reply = await client.post(args.path, data=data, headers=headers)
             body = reply.text
             if reply.status_code != 200 or "RunCompleted" not in body[-2000:]:
                 raise RuntimeError(f"{reply.status_code}: {body[-300:]}")
@@ -86,6 +91,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--key")
     parser.add_argument("--pid", type=int)
+    parser.add_argument("--new-session", action="store_true", help="a new session_id per run")
     print(json.dumps(asyncio.run(_run(parser.parse_args()))))
     return 0
 

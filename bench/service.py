@@ -1,10 +1,12 @@
 """Section ``service``: the HTTP service under load, beside Agno's AgentOS and a floor.
 
-Three servers, one uvicorn worker each, take turns serving the scenario's run (two model
+The servers, one uvicorn worker each, take turns serving the scenario's run (two model
 calls and one tool call, streamed as SSE) to 20 concurrent clients of a load generator
 in its own process (``bench._load``), against the fake server process at zero delay:
 
-* agno-nb's service as exported (``create_app``: DuckDB store, tracing, an API key);
+* agno-nb's service as exported (``create_app``: DuckDB store, tracing, an API key), the
+  target's row; and the same service with clients that name a new ``session_id`` in
+  every request (each one a session claim: a read and a committed one-row insert);
 * Agno 3.1.10's AgentOS serving the same agent (SqliteDb), in Agno's venv;
 * the floors: a bare FastAPI app making the same two SDK calls and streaming the text,
   once on the SDK's default transport (httpx2) and once on its aiohttp transport (the one
@@ -48,6 +50,7 @@ class Server:
     env: dict[str, str]
     cwd: Path = REPO
     key: str | None = None
+    load_args: tuple[str, ...] = ()
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
     cpu: float = 0.0
@@ -101,6 +104,7 @@ def _measure(server: Server, count: int, warmup: int) -> None:
                 "--warmup", str(warmup), "--pid", str(process.pid)]  # fmt: skip
         if server.key:
             args += ["--key", server.key]
+        args += server.load_args
         done = subprocess.run(args, cwd=REPO, stdout=subprocess.PIPE, text=True, check=True)
         result: dict[str, Any] = json.loads(done.stdout)
     finally:
@@ -138,6 +142,10 @@ def _servers(ctx: Context) -> tuple[list[Server], str]:
     servers = [
         Server("agno-nb service", [*uvicorn, "bench._service_apps:nb"],
                dict(ours, BENCH_DB=ctx.path("service.duckdb")), key=BENCH_KEY),
+        Server("agno-nb service, the client names a new session per request",
+               [*uvicorn, "bench._service_apps:nb"],
+               dict(ours, BENCH_DB=ctx.path("service-sessions.duckdb")), key=BENCH_KEY,
+               load_args=("--new-session",)),
         Server("bare FastAPI + SDK, httpx2 (floor)", [*uvicorn, "bench._service_apps:floor"],
                ours),
         Server("bare FastAPI + SDK, aiohttp (floor)",
@@ -179,7 +187,6 @@ def service(ctx: Context) -> Section:
                 f"service: {server.label}, chunk {round_no + 1}/{ROUNDS}, {total // ROUNDS} runs"
             )
             _measure(server, total // ROUNDS, warmup=max(40, total // 10))
-    by_label = {s.label.split(" ")[0]: s for s in servers}
     floors = [s for s in servers if s.label.startswith("bare")]
     floor = max(floors, key=lambda s: s.rps)
     for server in servers:
@@ -188,8 +195,8 @@ def service(ctx: Context) -> Section:
             ms(server.quantile(0.99), 1), ms(server.cpu * 1000 / max(1, server.count)),
             server.count, server.error_count,
         )  # fmt: skip
-    nb = by_label["agno-nb"]
-    agentos = by_label.get("Agno")
+    nb = servers[0]  # the target's row: the service as exported, sessions it names itself
+    agentos = next((s for s in servers if s.label.startswith("Agno")), None)
     cpu_ms = nb.cpu * 1000 / max(1, nb.count)
     if agentos is not None:
         section.check(

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from agno_nb.exceptions import SessionAccessError
 from agno_nb.run import RunStatus
 from agno_nb.storage import open_store
 from agno_nb.storage._worker import StoreThread, _execute, coalesce_wait
@@ -184,3 +185,35 @@ def test_a_store_waiting_for_company_hands_the_file_over_within_a_turn(tmp_path:
         assert time.monotonic() - started < 0.5  # not the whole second
         holder.flush()
         assert other.get_run("r1") is not None
+
+
+def test_a_read_around_the_queued_writes_runs_at_once_and_their_batch_waits_on(
+    thread: StoreThread,
+) -> None:
+    ran: list[str] = []
+    thread.flush()
+    thread.write(_recorder(ran, "w1"), wait=False, label="a", key="r1")
+    started = time.monotonic()
+    assert thread.call(lambda con: ran.append("around") or "read", transaction=False,
+                       around=True) == "read"  # fmt: skip
+    assert ran == ["around"] and time.monotonic() - started < 0.09  # before the 100 ms wait
+    thread.call(lambda con: ran.append("read"), transaction=False)  # an ordinary read:
+    assert ran == ["around", "w1", "read"]  # after the writes queued before it
+
+
+def test_claiming_a_new_session_does_not_commit_the_waiting_batch(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path / "s.duckdb", idle_release=60)
+    try:
+        store.flush()
+        ran: list[str] = []
+        store._thread.write(_recorder(ran, "behind"), wait=False, label="a", key="k")
+        record = store.claim_session("new-session", "ana", "support")
+        assert record.user_id == "ana" and ran == []  # the claim did not end the wait
+        store.flush()
+        assert ran == ["behind"]
+        with pytest.raises(SessionAccessError, match="belongs to another user"):
+            store.claim_session("new-session", "bob", "support")
+    finally:
+        store.close()
+    with DuckDBStore(tmp_path / "s.duckdb") as again:  # the claim is in the file
+        assert again.claim_session("new-session", "ana", "support").user_id == "ana"

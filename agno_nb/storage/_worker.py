@@ -70,6 +70,7 @@ class _Job:
     key: str | None = None  # a later write job with the same key supersedes this one
     parallel: bool = False  # a CALL or READ that may use every core (analytics)
     defer: bool = False  # a write-behind job that may wait for the next batch, once
+    around: bool = False  # a READ that needs none of the queued writes: may run before them
 
 
 class StoreThread:
@@ -122,18 +123,22 @@ class StoreThread:
         *,
         transaction: bool,
         parallel: bool = False,
+        around: bool = False,
     ) -> T:
         """Run ``fn(con)`` in the thread and return its result (or raise its exception).
 
         DuckDB runs the store's statements on one core (its worker threads cost more than
         they save on statements of a few rows); ``parallel`` lets this job use them all (a
-        scan of many rows: analytics).
+        scan of many rows: analytics). ``around`` (a job without ``transaction``): it needs
+        none of the write-behind jobs queued before it, so it may run before them, while
+        their batch goes on waiting for company (``_gather``); else a job runs after every
+        job queued before it, and ends the wait of their batch.
         """
         if threading.current_thread() is self._thread:
             raise StoreError("a store job cannot wait for another job of the same store")
         future: Future[T] = Future()
         kind = _Kind.CALL if transaction else _Kind.READ
-        self._put(_Job(kind, fn, future, parallel=parallel))
+        self._put(_Job(kind, fn, future, parallel=parallel, around=around and not transaction))
         return future.result()
 
     def write(
@@ -232,30 +237,45 @@ class StoreThread:
         times what the last write batch took if that is longer (at most
         ``_MAX_COALESCE``): writing then takes at most a twentieth of the time, and
         its share of a busy process's CPU stays small. A job that somebody waits for (a
-        read, a call, a durable write, a flush, the stop) ends the wait.
+        read, a call, a durable write, a flush, the stop) ends the wait, except a read
+        ``around`` the queued writes (a new session's claim): it runs at once, and the
+        batch waits on. Without that, a service whose clients name a new session in every
+        request commits a batch per request: 11 ms of store CPU per run instead of 0.2.
         """
         jobs = list(jobs)
-        if all(_behind(job) for job in jobs):
-            self._wait_for_company(coalesce_wait(self._write_seconds))
+        if not all(_behind(job) for job in jobs):
+            self._take_queued(jobs)
+            return jobs
+        deadline = time.monotonic() + coalesce_wait(self._write_seconds)
+        while True:
+            woken = self._wait_for_company(deadline)
+            self._take_queued(jobs)
+            around = [job for job in jobs if job.around]
+            if not (woken and around and all(_behind(j) or j.around for j in jobs)):
+                return jobs
+            for job in around:  # reads that need none of the waiting writes: at once
+                self._run_call(job)
+            jobs = [job for job in jobs if not job.around]
+
+    def _take_queued(self, jobs: list[_Job]) -> None:
         self._urgent.clear()  # what is queued from here on is taken below or wakes us
         while len(jobs) < _MAX_BATCH:
             try:
                 jobs.append(self._queue.get_nowait())
             except queue.Empty:
                 break
-        return jobs
 
-    def _wait_for_company(self, seconds: float) -> None:
-        """Sleep up to ``seconds``, until a job somebody waits for is queued, or (holding
-        the file) another process asks for it: it then gets the file after this batch, as
-        it would after a turn (``_TURN``), not after the whole wait."""
+    def _wait_for_company(self, deadline: float) -> bool:
+        """Sleep until ``deadline`` (``time.monotonic()``), until a job somebody waits for
+        is queued (then True), or (holding the file) another process asks for it: it then
+        gets the file after this batch, as it would after a turn (``_TURN``), not after the
+        whole wait."""
         if self._handoff is None or not self._attached:
-            self._urgent.wait(seconds)
-            return
-        deadline = time.monotonic() + seconds
+            return self._urgent.wait(max(0.0, deadline - time.monotonic()))
         while not self._urgent.wait(min(_TURN, max(0.0, deadline - time.monotonic()))):
             if time.monotonic() >= deadline or self._waiters():
-                return
+                return False
+        return True
 
     def _run(self, jobs: list[_Job]) -> bool:
         """Run ``jobs`` in order; False once the STOP job was reached."""

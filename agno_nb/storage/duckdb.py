@@ -240,8 +240,10 @@ class DuckDBStore(ApprovalStoreMixin):
     def claim_session(self, session_id: str, user_id: str, agent_id: str) -> SessionRecord:
         self._check_open()
         record = self._cache.session(session_id)
-        if record is None:
-            record = self._read(lambda con: self._load_session(con, session_id, user_id, agent_id))
+        if record is None:  # no queued write of ours concerns it (claimed sessions are cached)
+            record = self._read(
+                lambda con: self._load_session(con, session_id, user_id, agent_id), around=True
+            )
         if record.user_id != user_id:
             raise SessionAccessError(
                 f"session {session_id!r} belongs to another user: user {user_id!r} cannot "
@@ -347,9 +349,9 @@ class DuckDBStore(ApprovalStoreMixin):
         if self._thread.closed:
             raise StoreError(f"the store of {self.path} is closed")
 
-    def _read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    def _read(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, around: bool = False) -> T:
         try:
-            return self._thread.call(fn, transaction=False)
+            return self._thread.call(fn, transaction=False, around=around)
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
 
