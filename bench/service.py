@@ -36,7 +36,7 @@ from bench._report import Section, ms, ratio
 from bench._stats import progress
 
 CONCURRENCY = 20
-ROUNDS = 2
+ROUNDS = 4
 RPS_VS_AGENTOS = 2.0
 FLOOR_SHARE = 0.8
 CPU_TARGET_MS = 4.0
