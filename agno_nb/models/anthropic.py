@@ -295,15 +295,22 @@ class _Assembly:
         )
 
 
+def _error_fields(body: Any) -> tuple[str, str | None]:
+    """The ``type`` and ``message`` of an API error body (``{"error": {...}}``)."""
+    error = body.get("error", body) if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return "", None
+    message = error.get("message")
+    return str(error.get("type", "")), None if message is None else str(message)
+
+
 def _stream_error(model_id: str, data: str) -> ModelAPIError:
     """The error event of a stream that had begun (``overloaded_error`` mid-answer)."""
     try:
         body = json.loads(data)
     except ValueError:
-        body = {}
-    error = body.get("error", body) if isinstance(body, dict) else {}
-    error_type = str(error.get("type", "")) if isinstance(error, dict) else ""
-    detail = str(error.get("message", "")) if isinstance(error, dict) else ""
+        body = None
+    error_type, detail = _error_fields(body)
     return ModelAPIError(
         f"{model_id}: the API reported {error_type or 'an error'} mid-answer: {detail or data}",
         error_type=error_type,
@@ -311,14 +318,10 @@ def _stream_error(model_id: str, data: str) -> ModelAPIError:
 
 
 def _api_error(model_id: str, exc: Any) -> ModelAPIError:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", body) if isinstance(body, dict) else {}
-    error_type = error.get("type", "") if isinstance(error, dict) else ""
-    detail = error.get("message", str(exc)) if isinstance(error, dict) else str(exc)
+    error_type, detail = _error_fields(exc.body)
     return ModelAPIError(
-        f"{model_id}: the API answered {exc.status_code} {error_type}: {detail}".replace(
-            " : ", ": "
-        ),
+        f"{model_id}: the API answered {exc.status_code} {error_type}: "
+        f"{str(exc) if detail is None else detail}".replace(" : ", ": "),
         status_code=exc.status_code,
         error_type=error_type,
     )
