@@ -301,3 +301,46 @@ async def test_a_model_warms_up_without_a_key_and_reports_it_on_the_first_reques
     await model.warm_up()  # nothing to build without a key: no error here
     with pytest.raises(MissingAPIKeyError):
         await Agent("a", model=model, db=False).arun("hi")
+
+
+_STORE_PROBE = r"""
+import asyncio, logging, sys
+from agno_nb import Agent, TestModel
+from agno_nb.runtime import create_app
+
+logging.basicConfig(stream=sys.stdout, format="%(message)s")
+app = create_app([Agent("a", model=TestModel())], db=sys.argv[1], auth=False)
+
+async def main():
+    async with app.router.lifespan_context(app):
+        print("started; imported:", "pyarrow" in sys.modules, "pandas" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+def test_the_service_opens_its_store_at_start_up_not_on_the_first_request(tmp_path: Path) -> None:
+    """Start-up opens the file: runs a dead process left running are failed, and the store
+    thread's imports (pyarrow, and pandas that pyarrow loads) are done before any request."""
+    from agno_nb.run import RunOutput
+    from agno_nb.storage._recovery import process_owner
+    from agno_nb.storage.duckdb import DuckDBStore
+
+    db = str(tmp_path / "service.duckdb")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    owner = f"{process_owner().split(':')[0]}:{dead.pid}:1"
+    with DuckDBStore(db) as store:
+        store.save_run(RunOutput(run_id="left", agent_id="a", agent_name="a", session_id="s",
+                                 user_id="u", input="x"))  # fmt: skip
+        store.flush()
+        store.call(lambda con: con.execute("UPDATE runs SET owner = ?", [owner]))
+    done = subprocess.run(
+        [sys.executable, "-c", _STORE_PROBE, db], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines == [
+        "marked 1 abandoned run(s) as failed: ['left']",
+        "started; imported: True True",
+    ]
