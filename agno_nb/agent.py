@@ -156,25 +156,25 @@ class Agent:
         """The tools as of the last resolution (toolsets such as MCP servers add theirs
         when a run starts)."""
         if self._tools is None:
-            from agno_nb.tools import Toolset, as_tool
+            from agno_nb.tools import as_tool, is_toolset
 
-            self._tools = [as_tool(t) for t in self.tool_specs if not isinstance(t, Toolset)]
+            self._tools = [as_tool(t) for t in self.tool_specs if not is_toolset(t)]
         return self._tools
 
     @property
     def toolsets(self) -> list[Toolset]:
-        from agno_nb.tools import Toolset
+        from agno_nb.tools import is_toolset
 
-        return [t for t in self.tool_specs if isinstance(t, Toolset)]
+        return [t for t in self.tool_specs if is_toolset(t)]
 
     async def resolve_tools(self) -> list[Tool]:
         """Ask each toolset for its current tools (connecting if needed) and refresh the
         tool list, the lookup and the definitions when it changed."""
-        from agno_nb.tools import Toolset, as_tool
+        from agno_nb.tools import as_tool, is_toolset
 
         resolved: list[Tool] = []
         for spec in self.tool_specs:
-            if isinstance(spec, Toolset):
+            if is_toolset(spec):
                 resolved.extend(await spec.get_tools())
             else:
                 resolved.append(as_tool(spec))

@@ -24,6 +24,7 @@ An approval is a row (``ApprovalRequest``); a decision is a compare-and-set from
 from __future__ import annotations
 
 import fnmatch
+import functools
 import getpass
 import os
 from collections.abc import Callable, Mapping
@@ -76,9 +77,14 @@ def local_principal() -> Principal:
     called."""
     if _local is not None:
         return _local
-    user = os.environ.get("AGNO_NB_USER") or getpass.getuser()
+    user = os.environ.get("AGNO_NB_USER") or _os_user()
     roles = [r.strip() for r in os.environ.get("AGNO_NB_ROLES", "").split(",") if r.strip()]
     return Principal(user, roles)
+
+
+@functools.cache
+def _os_user() -> str:
+    return getpass.getuser()  # ~10 µs, asked by every run that names no user
 
 
 def set_local_principal(principal: Principal | None) -> None:
