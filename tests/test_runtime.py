@@ -320,8 +320,8 @@ asyncio.run(main())
 
 
 def test_the_service_opens_its_store_at_start_up_not_on_the_first_request(tmp_path: Path) -> None:
-    """Start-up opens the file: runs a dead process left running are failed, and the store
-    thread's imports (pyarrow, and pandas that pyarrow loads) are done before any request."""
+    """Start-up opens the file (runs a dead process left running are failed) and imports
+    what writing needs (pyarrow, and pandas that pyarrow loads), before any request."""
     from agno_nb.run import RunOutput
     from agno_nb.storage._recovery import process_owner
     from agno_nb.storage.duckdb import DuckDBStore

@@ -108,11 +108,9 @@ class Service:
         if path is not None:
             self.lock = ServiceLock(path)
             self.lock.acquire()
-        # open the file now: schema, recovery of runs a dead process left running, and
-        # the store thread's imports are done before the first request, not during it
-        recover = getattr(self.store, "recover_abandoned_runs", None)
-        if recover is not None:
-            recover()
+        warm_up = getattr(self.store, "warm_up", None)  # before the first request, not in it
+        if warm_up is not None:
+            warm_up()
         methods = [f"{len(self.auth.api_keys)} API key(s)"] if self.auth.api_keys else []
         if self.auth.jwt is not None:
             methods.append(f"JWT {self.auth.jwt.algorithm}")

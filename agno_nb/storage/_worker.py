@@ -17,6 +17,7 @@ takes and drops DuckDB's file lock: about 3 ms), and made the default catalog by
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import queue
@@ -31,7 +32,6 @@ from typing import Any, TypeVar
 import duckdb
 
 from agno_nb.exceptions import StoreBusyError, StoreError
-from agno_nb.storage import _arrow
 from agno_nb.storage._filelock import HandoffLock
 from agno_nb.storage.schema import migrate
 
@@ -200,7 +200,7 @@ class StoreThread:
 
     def _serve(self) -> None:
         self._db = self._connect()  # warm up: creating a DuckDB instance takes ~14 ms
-        _arrow.warm_up()  # the writes need pyarrow (and it pandas): ~0.4 s of imports, now
+        importlib.import_module("pyarrow")  # the writes need it: import it (~130 ms) now
         last_job = time.monotonic()
         carried: list[_Job] = []
         while True:

@@ -235,6 +235,17 @@ class DuckDBStore(ApprovalStoreMixin):
         now = datetime.now(UTC)
         return self.call(lambda con: recover_abandoned_runs(con, now))
 
+    def warm_up(self) -> list[str]:
+        """Do now what the first runs would pay for: import what writing needs in the
+        calling thread (pyarrow, and pandas, which pyarrow loads on its first conversion:
+        about 0.4 s of CPU that would otherwise hold the GIL against the event loop), and
+        open the file (schema; runs a dead process left ``running`` are marked failed,
+        and their ids returned). A service calls it at start-up."""
+        from agno_nb.storage._arrow import warm_up
+
+        warm_up()
+        return self.recover_abandoned_runs()
+
     # -- the Store protocol ----------------------------------------------------------
 
     def claim_session(self, session_id: str, user_id: str, agent_id: str) -> SessionRecord:
