@@ -213,7 +213,7 @@ def tracing(ctx: Context) -> Section:
     section.add("... the same for two identical agents (A/A)",
                 f"{noise * off * 1000:+.0f} µs ({noise:+.1%})",
                 "off2 - off: the noise of this measurement on this machine now")  # fmt: skip
-    blocks = back_to_back(ctx, ctx.n(10, minimum=4), 40)
+    blocks = back_to_back(ctx, ctx.n(20, minimum=4), 40)
     b_off, b_on = (statistics.median(blocks[k]) * 1000 for k in ("off", "on"))
     b_extra = _paired(blocks["on"], blocks["off"]) * 1000 / b_off
     section.add("back to back, writes included, off / on",
