@@ -266,7 +266,7 @@ def agent_to_dict(agent: Agent, omitted: list[str] | None = None) -> dict[str, A
     omitted = [] if omitted is None else omitted
     from agno_nb.agent import _DEFAULT
     from agno_nb.exceptions import ConfigError
-    from agno_nb.tools import Toolset
+    from agno_nb.tools import is_toolset
 
     defaults = _defaults()
     try:
@@ -279,7 +279,7 @@ def agent_to_dict(agent: Agent, omitted: list[str] | None = None) -> dict[str, A
         if agent.instructions:
             ins = agent.instructions
             data["instructions"] = ins if isinstance(ins, str) else list(ins)
-        tools = [t for t in agent.tool_specs if not isinstance(t, Toolset)]
+        tools = [t for t in agent.tool_specs if not is_toolset(t)]
         if tools:
             data["tools"] = [_tool_name(t) for t in tools]
         if agent.toolsets:

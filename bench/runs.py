@@ -8,6 +8,7 @@ processes take turns in chunks, so that load from outside hits both alike.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -235,7 +236,7 @@ def _nb_session(
     control = _nb.agent(ctx.url, db=ctx.path(f"{name}-control.duckdb"), history=True)
     stores = [agent.store, control.store]
     assert stores[0] is not None and stores[1] is not None
-    count = iter(range(runs + 1))
+    count = itertools.count()
     variants = {
         "long": loops.runner(lambda: agent.arun(PROMPT)),
         "control": loops.runner(

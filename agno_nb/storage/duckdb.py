@@ -235,16 +235,16 @@ class DuckDBStore(ApprovalStoreMixin):
         now = datetime.now(UTC)
         return self.call(lambda con: recover_abandoned_runs(con, now))
 
-    def warm_up(self) -> list[str]:
+    def warm_up(self) -> None:
         """Do now what the first runs would pay for: import what writing needs in the
         calling thread (pyarrow, and pandas, which pyarrow loads on its first conversion:
         about 0.4 s of CPU that would otherwise hold the GIL against the event loop), and
-        open the file (schema; runs a dead process left ``running`` are marked failed,
-        and their ids returned). A service calls it at start-up."""
+        open the file (schema, and the recovery every opening does: runs a dead process
+        left ``running`` are marked failed). A service calls it at start-up."""
         from agno_nb.storage._arrow import warm_up
 
         warm_up()
-        return self.recover_abandoned_runs()
+        self._read(lambda con: None)
 
     # -- the Store protocol ----------------------------------------------------------
 
