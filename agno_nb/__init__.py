@@ -24,8 +24,11 @@ __all__ = [
     "tool",
     # approvals and identity
     "Approval",
+    "ApprovalDesk",
     "ApprovalRequest",
+    "ApprovalRules",
     "Principal",
+    "ToolCall",
     "local_principal",
     "set_local_principal",
     # models
@@ -56,8 +59,11 @@ _LOCATIONS = {
     "RunStatus": "agno_nb.run",
     "ToolExecution": "agno_nb.run",
     "Approval": "agno_nb.approvals",
+    "ApprovalDesk": "agno_nb.desk",
     "ApprovalRequest": "agno_nb.approvals",
+    "ApprovalRules": "agno_nb.approvals",
     "Principal": "agno_nb.approvals",
+    "ToolCall": "agno_nb.approvals",
     "local_principal": "agno_nb.approvals",
     "set_local_principal": "agno_nb.approvals",
     "Claude": "agno_nb.models.anthropic",
@@ -79,10 +85,13 @@ if TYPE_CHECKING:
     from agno_nb.approvals import (
         Approval,
         ApprovalRequest,
+        ApprovalRules,
         Principal,
+        ToolCall,
         local_principal,
         set_local_principal,
     )
+    from agno_nb.desk import ApprovalDesk
     from agno_nb.exceptions import (
         AgnoNBError,
         ApprovalError,

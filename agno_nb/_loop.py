@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from agno_nb import events as ev
-from agno_nb.approvals import ApprovalRequest, ToolCall, classify
+from agno_nb.approvals import ApprovalRequest, ToolCall
 from agno_nb.exceptions import (
     AgnoNBError,
     ConfigError,
@@ -224,14 +224,12 @@ async def _handle_call(
     execution = ToolExecution(id=call.id, name=call.name, args=call.args)
     run.tool_calls.append(execution)
     tool = agent.tools_by_name.get(call.name)
-    if tool is not None and tool.approval is None and not agent.approvals:
-        policy = None
-    else:
-        policy = classify(
-            ToolCall(call.id, call.name, call.args),
-            tool.approval if tool is not None else None,
-            agent.approvals,
-        )
+    verdict = (
+        agent.rules.classify(ToolCall(call.id, call.name, call.args))
+        if tool is not None
+        else None
+    )
+    policy = None if verdict is None else verdict.rule
     if tool is not None and policy is not None:
         if setup.store is None:
             raise ConfigError(
@@ -252,7 +250,7 @@ async def _handle_call(
             requested_at=now,
             expires_at=now + policy.expires_in if policy.expires_in else None,
             self_approval=agent.self_approval,
-            store=setup.store,
+            policy_error=None if verdict is None else verdict.policy_error,
         )
         execution.approval_id = approval.approval_id
         execution.required_role = policy.role

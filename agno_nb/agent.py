@@ -23,7 +23,8 @@ from agno_nb.run import RunOutput
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from agno_nb.approvals import ApprovalSpec
+    from agno_nb.approvals import ApprovalRules, ApprovalSpec
+    from agno_nb.desk import ApprovalDesk
     from agno_nb.models import Model
     from agno_nb.storage import Store
     from agno_nb.tools import Tool, ToolDefinition, Toolset
@@ -63,6 +64,7 @@ class Agent:
         "num_history_runs",
         "output_retries",
         "output_schema",
+        "policy_error_role",
         "self_approval",
         "session_id",
         "tool_specs",
@@ -87,6 +89,7 @@ class Agent:
         output_retries: int = 1,
         approvals: Mapping[str, ApprovalSpec] | None = None,
         self_approval: bool = True,
+        policy_error_role: str = "admin",
         session_id: str | None = None,
         user_id: str | None = None,
         max_turns: int = 25,
@@ -107,6 +110,7 @@ class Agent:
         self.output_retries = output_retries
         self.approvals: Mapping[str, ApprovalSpec] = approvals or {}
         self.self_approval = self_approval
+        self.policy_error_role = policy_error_role
         self.session_id = session_id
         self.user_id = user_id
         self.max_turns = max_turns
@@ -150,6 +154,29 @@ class Agent:
             assert db is not False
             self._store = open_store(db)
         return self._store
+
+    @property
+    def rules(self) -> ApprovalRules:
+        """How this agent judges tool calls: its tools' policies, ``approvals``
+        overrides, ``self_approval`` and ``policy_error_role``."""
+        from agno_nb.approvals import ApprovalRules
+
+        return ApprovalRules(
+            self.tools_by_name, self.approvals, self.self_approval, self.policy_error_role
+        )
+
+    @property
+    def desk(self) -> ApprovalDesk:
+        """The approvals desk of this agent's store, judging by this agent's rules:
+        ``agent.desk.approve(run.approvals[0])``, ``agent.desk.list(status="pending")``."""
+        from agno_nb.desk import ApprovalDesk
+
+        store = self.store
+        if store is None:
+            from agno_nb.exceptions import ConfigError
+
+            raise ConfigError(f"agent {self.name!r} has db=False: it has no approvals")
+        return ApprovalDesk(store, lambda agent_id: self.rules if agent_id == self.id else None)
 
     @property
     def tools(self) -> list[Tool]:
@@ -352,7 +379,6 @@ class Agent:
         return events if stream else _collect(events)
 
     async def _continue_events(self, run_id: str) -> AsyncIterator[ev.RunEvent]:
-        from agno_nb._decisions import lease_paused_run
         from agno_nb._loop import RunSetup, run_events
 
         store = self.store
@@ -360,7 +386,7 @@ class Agent:
             from agno_nb.exceptions import ConfigError
 
             raise ConfigError("continue_run needs a store: this agent has db=False")
-        run = lease_paused_run(store, run_id, self.id)
+        run = self.desk.lease(run_id, self.id)
         history = []
         if self.add_history_to_context and self.num_history_runs > 0:
             for past in store.history(run.session_id, run.user_id, self.num_history_runs):

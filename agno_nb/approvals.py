@@ -8,7 +8,11 @@ Policy (declared with the tool, or per agent by name or glob)::
     @tool(approval=Approval(role="admin", expires_in=timedelta(hours=1)))
     @tool(approval=lambda call: "admin" if call.args["amount"] > 500 else None)
 
-Who may decide (enforced by ``decide``, whatever the caller):
+A callable policy that raises (or returns something that is not a policy) never lets the
+call run at once: the call needs the agent's ``policy_error_role`` (``admin`` unless set),
+and the policy's error is shown on the approval.
+
+Who may decide (enforced by the approvals desk, whatever the caller):
 
 * ``required``: any principal, the requester included (in a notebook the person who runs
   the agent is the human in the loop). ``Agent(self_approval=False)`` makes it four-eyes:
@@ -16,8 +20,13 @@ Who may decide (enforced by ``decide``, whatever the caller):
 * a role (``admin``, ``finance``, ...): only a principal holding exactly that role; a
   requester approves their own call only if they hold it. ``admin`` is not a wildcard.
 * Rejections follow the same rules as approvals. Every refused attempt is recorded.
+* Edited arguments are validated against the tool's schema and classified again by the
+  same policy: the decider must satisfy the rule of the call as proposed *and* the rule of
+  the call as edited (``amount=10`` edited to ``amount=100000`` under a tiered policy
+  needs whatever ``100000`` needs).
 
-An approval is a row (``ApprovalRequest``); a decision is a compare-and-set from
+An approval is a row (``ApprovalRequest``), plain data; deciding it is the job of the
+approvals desk (``agno_nb.desk.ApprovalDesk``, ``agent.desk``): a compare-and-set from
 ``pending`` in the store, so a second decision is refused, never applied twice.
 """
 
@@ -30,24 +39,33 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias
 
 from agno_nb.run import utcnow
 
 if TYPE_CHECKING:
-    from agno_nb.storage import Store
+    from agno_nb.tools import Tool
 
 __all__ = [
+    "DECISIONS",
     "Approval",
     "ApprovalRequest",
+    "ApprovalRules",
     "ApprovalSpec",
+    "Classification",
     "Principal",
     "ToolCall",
+    "classify",
     "local_principal",
+    "permission_problem",
     "set_local_principal",
 ]
 
 REQUIRED = "required"
+#: the role a call needs when its callable policy fails (unless the agent says otherwise)
+POLICY_ERROR_ROLE = "admin"
+#: the decisions a person can make; anything else is refused
+DECISIONS: tuple[str, ...] = ("approved", "rejected")
 ApprovalStatus = Literal["pending", "approved", "rejected", "expired"]
 
 
@@ -127,13 +145,27 @@ def _as_approval(value: Any, where: str) -> Approval | None:
     )
 
 
+class Classification(NamedTuple):
+    """What a call needs: ``rule`` (None: it runs at once) and, when a callable policy
+    failed for this call, the policy's error (then ``rule`` is the fallback role)."""
+
+    rule: Approval | None
+    policy_error: str | None = None
+
+
 def classify(
-    call: ToolCall, tool_policy: ApprovalSpec, overrides: Mapping[str, ApprovalSpec]
-) -> Approval | None:
-    """The approval a call needs, or None if it runs automatically.
+    call: ToolCall,
+    tool_policy: ApprovalSpec,
+    overrides: Mapping[str, ApprovalSpec],
+    *,
+    on_error: str = POLICY_ERROR_ROLE,
+) -> Classification:
+    """The approval a call needs.
 
     An agent-level override (exact name first, then the first matching glob) replaces the
-    tool's own policy. A callable policy is evaluated for this call's arguments.
+    tool's own policy. A callable policy is evaluated for this call's arguments; if it
+    raises or returns something that is not a policy, the call needs the ``on_error``
+    role and the error is returned with it (a policy error never auto-runs a call).
     """
     policy = tool_policy
     if call.name in overrides:
@@ -143,9 +175,51 @@ def classify(
             if fnmatch.fnmatchcase(call.name, pattern):
                 policy = spec
                 break
-    if callable(policy) and not isinstance(policy, Approval):
-        policy = policy(call)
-    return _as_approval(policy, f"approval policy of tool {call.name!r}")
+    if not callable(policy) or isinstance(policy, Approval):
+        return Classification(_as_approval(policy, f"approval policy of tool {call.name!r}"))
+    try:
+        return Classification(_as_approval(policy(call), f"the policy of tool {call.name!r}"))
+    except Exception as exc:
+        error = f"the approval policy of {call.name!r} failed: {type(exc).__name__}: {exc}"
+        return Classification(Approval(role=on_error), error)
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRules:
+    """How one agent judges its tool calls: each tool (its schema and policy), the
+    agent's overrides, four-eyes, and the role a failing policy falls back to."""
+
+    tools: Mapping[str, Tool]
+    overrides: Mapping[str, ApprovalSpec] = field(default_factory=dict)
+    self_approval: bool = True
+    policy_error_role: str = POLICY_ERROR_ROLE
+
+    def classify(self, call: ToolCall) -> Classification:
+        tool = self.tools.get(call.name)
+        if tool is not None and tool.approval is None and not self.overrides:
+            return Classification(None)  # the common case, without a glob scan
+        policy = tool.approval if tool is not None else None
+        return classify(call, policy, self.overrides, on_error=self.policy_error_role)
+
+
+def permission_problem(
+    approval: ApprovalRequest, principal: Principal, role: str | None = None
+) -> str | None:
+    """Why ``principal`` may not decide ``approval`` (under ``role``, by default the
+    approval's own), or None if they may."""
+    role = approval.required_role if role is None else role
+    own = principal.user_id == approval.requested_by
+    if role == REQUIRED:
+        if own and not approval.self_approval:
+            return (
+                f"{principal.user_id} requested this call and this agent requires someone "
+                "else to approve it (self_approval=False)"
+            )
+        return None
+    if not principal.has_role(role):
+        held = ", ".join(sorted(principal.roles)) or "none"
+        return f"this call needs the {role!r} role; {principal.user_id} has roles: {held}"
+    return None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -169,7 +243,9 @@ class ApprovalRequest:
     reason: str | None = None
     edited_args: dict[str, Any] | None = None
     self_approval: bool = True
-    store: Store | None = field(default=None, repr=False, compare=False)
+    #: the error of a callable policy that failed for this call (it then needs the
+    #: agent's ``policy_error_role``)
+    policy_error: str | None = None
 
     @property
     def is_expired(self) -> bool:
@@ -177,37 +253,10 @@ class ApprovalRequest:
             self.status == "pending" and self.expires_at is not None and utcnow() >= self.expires_at
         )
 
-    def approve(
-        self,
-        by: Principal | None = None,
-        *,
-        args: dict[str, Any] | None = None,
-        reason: str | None = None,
-    ) -> ApprovalRequest:
-        """Approve the call (optionally with edited arguments); returns the updated row."""
-        from agno_nb._decisions import decide
-
-        return self._update(
-            decide(self._bound_store(), self.approval_id, by, "approved", reason=reason, args=args)
-        )
-
-    def reject(self, by: Principal | None = None, *, reason: str) -> ApprovalRequest:
-        """Reject the call; the model gets ``reason`` as the tool's error."""
-        from agno_nb._decisions import decide
-
-        return self._update(
-            decide(self._bound_store(), self.approval_id, by, "rejected", reason=reason)
-        )
-
-    def _bound_store(self) -> Store:
-        if self.store is None:
-            raise RuntimeError("this ApprovalRequest is not bound to a store")
-        return self.store
-
-    def _update(self, other: ApprovalRequest) -> ApprovalRequest:
+    def take_decision(self, decided: ApprovalRequest) -> None:
+        """Copy the decision fields of ``decided`` (the same approval, read later)."""
         for name in ("status", "decided_by", "decided_at", "reason", "edited_args"):
-            setattr(self, name, getattr(other, name))
-        return self
+            setattr(self, name, getattr(decided, name))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -227,4 +276,5 @@ class ApprovalRequest:
             "decided_at": self.decided_at.isoformat() if self.decided_at else None,
             "reason": self.reason,
             "edited_args": self.edited_args,
+            "policy_error": self.policy_error,
         }

@@ -19,7 +19,8 @@
      ├── ApprovalError               a decision that cannot be applied
      │    ├── ApprovalNotFoundError
      │    ├── ApprovalDecidedError   decided already (double decision) or expired
-     │    └── ApprovalPermissionError  the principal lacks the required role
+     │    ├── ApprovalPermissionError  the principal lacks the required role
+     │    └── ApprovalArgumentsError   edited arguments do not fit the tool's schema
      ├── ExportError                 a notebook agent cannot be exported (.problems lists why)
      ├── MCPError                    an MCP server cannot be started, reached, or died mid-call
      │    └── MCPToolError           the server's tool answered with an error (its text)
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 __all__ = [
     "AgnoNBError",
+    "ApprovalArgumentsError",
     "ApprovalDecidedError",
     "ApprovalError",
     "ApprovalNotFoundError",
@@ -144,6 +146,10 @@ class ApprovalDecidedError(ApprovalError):
 
 class ApprovalPermissionError(ApprovalError, PermissionError):
     """The principal may not decide this approval."""
+
+
+class ApprovalArgumentsError(ApprovalError, ValueError):
+    """Edited arguments do not fit the tool's schema (nothing was stored)."""
 
 
 class ExportError(AgnoNBError):

@@ -60,7 +60,7 @@ def _measure(agent: Agent, clock: _Clock, *, cold: bool) -> tuple[float, float]:
         approval = found
     clock.arrived = None
     start = time.perf_counter()
-    approval.approve(by=Principal("bob"))
+    agent.desk.approve(approval, by=Principal("bob"))
     decided = time.perf_counter()
     done = agent.continue_run(run.run_id)
     assert done.status == "completed", done  # type: ignore[union-attr]

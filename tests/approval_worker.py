@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from agno_nb import Principal
-from agno_nb._decisions import decide
 from agno_nb.exceptions import AgnoNBError
 from tests.approval_agent import build
 
@@ -77,8 +76,8 @@ def main(argv: list[str]) -> None:
             json.dumps(
                 _attempt(
                     lambda: {
-                        "status": decide(
-                            store, argv[2], who, argv[4], reason="from a worker"
+                        "status": agent.desk.decide(
+                            argv[2], argv[4], who, reason="from a worker"
                         ).status
                     }
                 )
@@ -94,7 +93,7 @@ def main(argv: list[str]) -> None:
             if command == "race-decide":
                 who = Principal(f"user{os.getpid()}", ["admin"])
                 result = _attempt(
-                    lambda t=target, w=who: {"status": decide(store, t, w, "approved").status}
+                    lambda t=target, w=who: {"status": agent.desk.approve(t, w).status}
                 )
             else:
                 result = _attempt(lambda t=target: {"status": str(agent.continue_run(t).status)})

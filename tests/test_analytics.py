@@ -67,7 +67,7 @@ def populated(db_path: str) -> dict[str, Any]:
         ids["sales"].append(sales.run("hello", user_id="bob", session_id="s-bob").run_id)
     paused = support.run("refund please", user_id="ana", session_id="s0")
     time.sleep(0.05)
-    paused.approvals[0].approve(Principal("root"))
+    support.desk.approve(paused.approvals[0], Principal("root"))
     continued = support.continue_run(paused.run_id)
     assert continued.status == "completed"
     support.store.flush()  # type: ignore[union-attr]
@@ -195,7 +195,7 @@ def test_a_waterfall_squeezes_a_long_approval_wait(db_path: str) -> None:
             con.execute(f"UPDATE {table} SET {sets}")
 
     store.call(two_hours_earlier)
-    paused.approvals[0].approve(Principal("root"))
+    agent.desk.approve(paused.approvals[0], Principal("root"))
     agent.continue_run(paused.run_id)
     fig = analytics.waterfall(paused.run_id, db=db_path)
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]

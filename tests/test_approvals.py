@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from agno_nb import Agent, Approval, FunctionModel, Principal, tool
-from agno_nb._decisions import decide
 from agno_nb.approvals import ToolCall, classify, local_principal, set_local_principal
 from agno_nb.events import ApprovalRequested, RunPaused
 from agno_nb.exceptions import (
@@ -52,15 +51,17 @@ def tiered(call: ToolCall) -> str | None:
 def test_policies_classify_each_call(
     policy: Any, args: dict[str, Any], expected: Approval | None
 ) -> None:
-    assert classify(ToolCall("c", "refund", args), policy, {}) == expected
+    assert classify(ToolCall("c", "refund", args), policy, {}).rule == expected
 
 
 def test_agent_overrides_by_name_then_glob() -> None:
     overrides = {"delete_*": "admin", "delete_draft": None, "refund": tiered}
-    assert classify(ToolCall("c", "delete_customer", {}), None, overrides) == Approval("admin")
-    assert classify(ToolCall("c", "delete_draft", {}), "required", overrides) is None
-    assert classify(ToolCall("c", "refund", {"amount": 600}), None, overrides) == Approval("admin")
-    assert classify(ToolCall("c", "lookup", {}), "required", overrides) == Approval("required")
+    assert classify(ToolCall("c", "delete_customer", {}), None, overrides).rule == Approval("admin")
+    assert classify(ToolCall("c", "delete_draft", {}), "required", overrides).rule is None
+    assert classify(ToolCall("c", "refund", {"amount": 600}), None, overrides).rule == Approval(
+        "admin"
+    )
+    assert classify(ToolCall("c", "lookup", {}), "required", overrides).rule == Approval("required")
     with pytest.raises(TypeError, match="an approval policy is None"):
         classify(ToolCall("c", "x", {}), 42, {})  # type: ignore[arg-type]
 
@@ -95,8 +96,9 @@ def test_pause_runs_auto_calls_persists_and_emits_events(db_path: str) -> None:
 
 
 def test_a_paused_run_is_continued_by_a_fresh_agent_and_store(db_path: str) -> None:
-    run = build(db_path).run("Refund order 42", user_id="ana")
-    run.approvals[0].approve(by=ana)
+    first = build(db_path)
+    run = first.run("Refund order 42", user_id="ana")
+    first.desk.approve(run.approvals[0], by=ana)
     build(db_path).store.close()  # type: ignore[union-attr]
     agent = build(db_path)
     done = agent.continue_run(run.run_id)
@@ -110,8 +112,10 @@ def test_decisions_are_rows_with_audit_fields(db_path: str) -> None:
     agent = build(db_path)
     run = agent.run("Refund order 42 and delete customer 7", user_id="ana")
     refund_req, delete_req = run.approvals
-    refund_req.approve(by=bob, args={"order_id": "42", "amount": 20.0}, reason="partial")
-    delete_req.reject(by=root, reason="not on Fridays")
+    agent.desk.approve(
+        refund_req, by=bob, args={"order_id": "42", "amount": 20.0}, reason="partial"
+    )
+    agent.desk.reject(delete_req, by=root, reason="not on Fridays")
     store = agent.store
     assert store is not None
     rows = {a.tool_name: a for a in store.list_approvals(run_id=run.run_id)}
@@ -130,14 +134,14 @@ def test_deciding_twice_unknown_or_expired_is_refused_and_changes_nothing(db_pat
     assert store is not None
     run = agent.run("Refund order 42", user_id="ana")
     approval = run.approvals[0]
-    approval.approve(by=ana)
+    agent.desk.approve(approval, by=ana)
     with pytest.raises(ApprovalDecidedError, match="already approved by ana"):
-        approval.reject(by=bob, reason="changed my mind")
+        agent.desk.reject(approval, by=bob, reason="changed my mind")
     after = store.get_approval(approval.approval_id)
     assert after is not None and after.status == "approved" and after.decided_by == "ana"
     assert store.get_approval("apr_nope") is None
     with pytest.raises(ApprovalNotFoundError, match="no approval 'apr_nope'"):
-        decide(store, "apr_nope", ana, "approved")
+        agent.desk.approve("apr_nope", by=ana)
     outcomes = [e["outcome"] for e in store.list_approval_events(approval.approval_id)]
     assert outcomes == ["applied", "refused"]
 
@@ -156,7 +160,7 @@ def test_expiry_counts_as_rejection(db_path: str) -> None:
     run = agent.run("wire 5")
     time.sleep(0.1)
     with pytest.raises(ApprovalDecidedError, match="expired at"):
-        run.approvals[0].approve(by=ana)
+        agent.desk.approve(run.approvals[0], by=ana)
     done = agent.continue_run(run.run_id)
     assert done.status == "completed"
     assert done.tool_calls[0].status == "rejected"
@@ -172,11 +176,11 @@ def test_roles_are_enforced_and_refusals_recorded(db_path: str) -> None:
     with pytest.raises(
         ApprovalPermissionError, match="needs the 'admin' role; bob has roles: none"
     ):
-        delete_req.approve(by=bob)
+        agent.desk.approve(delete_req, by=bob)
     with pytest.raises(ApprovalPermissionError, match="'admin' role; ana"):
-        delete_req.approve(by=ana)  # the requester, without the role
+        agent.desk.approve(delete_req, by=ana)  # the requester, without the role
     with pytest.raises(ApprovalPermissionError):
-        delete_req.reject(by=bob, reason="no")
+        agent.desk.reject(delete_req, by=bob, reason="no")
     assert store.get_approval(delete_req.approval_id).status == "pending"  # type: ignore[union-attr]
     events = store.list_approval_events(delete_req.approval_id)
     assert [(e["user_id"], e["action"], e["outcome"]) for e in events] == [
@@ -185,19 +189,22 @@ def test_roles_are_enforced_and_refusals_recorded(db_path: str) -> None:
         ("bob", "reject", "refused"),
     ]
     ana_admin = Principal("ana", roles={"admin"})
-    assert delete_req.approve(by=ana_admin).status == "approved"  # requester holding the role
+    assert (
+        agent.desk.approve(delete_req, by=ana_admin).status == "approved"
+    )  # requester holding the role
 
 
 def test_required_calls_allow_self_approval_unless_four_eyes(db_path: str) -> None:
-    run = build(db_path).run("Refund order 42", user_id="ana")
-    assert run.approvals[0].approve(by=ana).status == "approved"
+    agent = build(db_path)
+    run = agent.run("Refund order 42", user_id="ana")
+    assert agent.desk.approve(run.approvals[0], by=ana).status == "approved"
 
     four_eyes = build(db_path)
     four_eyes.self_approval = False
     run = four_eyes.run("Refund order 42", user_id="ana")
     with pytest.raises(ApprovalPermissionError, match="requires someone else"):
-        run.approvals[0].approve(by=ana)
-    assert run.approvals[0].approve(by=bob).status == "approved"
+        four_eyes.desk.approve(run.approvals[0], by=ana)
+    assert four_eyes.desk.approve(run.approvals[0], by=bob).status == "approved"
 
 
 def test_local_principal_defaults_and_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -214,10 +221,10 @@ def test_local_principal_defaults_and_configuration(monkeypatch: pytest.MonkeyPa
 def test_continue_with_edits_and_rejections_by_different_people(db_path: str) -> None:
     agent = build(db_path)
     run = agent.run("Refund order 42 and delete customer 7", user_id="ana")
-    run.approvals[0].approve(by=bob, args={"order_id": "42", "amount": 12.5})
+    agent.desk.approve(run.approvals[0], by=bob, args={"order_id": "42", "amount": 12.5})
     with pytest.raises(RunStateError, match=r"1 undecided approval\(s\).*delete_customer"):
         agent.continue_run(run.run_id)
-    run.approvals[1].reject(by=root, reason="not on Fridays")
+    agent.desk.reject(run.approvals[1], by=root, reason="not on Fridays")
     done = agent.continue_run(run.run_id)
     assert done.status == "completed"
     lines = done.content.splitlines()
@@ -256,7 +263,7 @@ def test_undecided_or_replayed_continue_makes_no_model_call_and_runs_nothing(
     with pytest.raises(RunStateError, match="undecided"):
         agent.continue_run(run.run_id)
     assert len(calls) == 1 and not effects.exists()
-    run.approvals[0].approve(by=ana)
+    agent.desk.approve(run.approvals[0], by=ana)
     assert agent.continue_run(run.run_id).status == "completed"
     assert len(calls) == 2 and effects.read_text().count("refund") == 1
     with pytest.raises(RunStateError, match="is completed, not paused"):
@@ -278,11 +285,11 @@ def test_a_run_pauses_and_resumes_several_times(db_path: str) -> None:
 
     agent = Agent("support", model=FunctionModel(play), tools=[refund], db=db_path)
     run = agent.run("two refunds")
-    run.approvals[0].approve(by=ana)
+    agent.desk.approve(run.approvals[0], by=ana)
     second = agent.continue_run(run.run_id)
     assert second.status == "paused" and len(second.approvals) == 1
     assert second.approvals[0].args == {"order_id": "2", "amount": 6.0}
-    second.approvals[0].approve(by=ana)
+    agent.desk.approve(second.approvals[0], by=ana)
     final = agent.continue_run(run.run_id)
     assert final.status == "completed" and final.content == "both refunded"
     assert [t.status for t in final.tool_calls] == ["completed", "completed"]
@@ -306,16 +313,16 @@ def test_repeated_or_changed_calls_need_their_own_approval(db_path: str) -> None
 
     agent = Agent("support", model=FunctionModel(play), tools=[refund], db=db_path)
     run = agent.run("refund")
-    run.approvals[0].approve(by=ana)
+    agent.desk.approve(run.approvals[0], by=ana)
     again = agent.continue_run(run.run_id)
     assert again.status == "paused" and again.approvals[0].tool_call_id == "b"
-    again.approvals[0].approve(by=ana)
+    agent.desk.approve(again.approvals[0], by=ana)
     third = agent.continue_run(run.run_id)
     assert third.status == "paused" and third.approvals[0].args["amount"] == 5000.0
-    third.approvals[0].reject(by=ana, reason="too much")
+    agent.desk.reject(third.approvals[0], by=ana, reason="too much")
     fourth = agent.continue_run(run.run_id)  # renamed arguments: a new call, a new approval
     assert fourth.status == "paused" and fourth.approvals[0].args == {"order": "1", "amount": 5.0}
-    fourth.approvals[0].approve(by=ana)
+    agent.desk.approve(fourth.approvals[0], by=ana)
     final = agent.continue_run(run.run_id)
     assert [t.status for t in final.tool_calls] == ["completed", "completed", "rejected", "error"]
     assert "order_id: Field required" in (final.tool_calls[3].error or "")

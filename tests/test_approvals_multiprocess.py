@@ -95,7 +95,7 @@ def _paused_runs(db_path: str, n: int, *, approve: bool = False) -> list[Any]:
     runs = [agent.run("Refund order 42", user_id="ana") for _ in range(n)]
     if approve:
         for run in runs:
-            run.approvals[0].approve(by=Principal("ana"))
+            agent.desk.approve(run.approvals[0], by=Principal("ana"))
     assert agent.store is not None
     agent.store.close()
     return runs

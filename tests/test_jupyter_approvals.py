@@ -85,6 +85,23 @@ def test_invalid_json_arguments_are_refused_with_a_clear_message(ip: Any) -> Non
     assert "must be a JSON object" in refund_w.message.value
 
 
+def test_an_edit_past_the_policy_is_refused_in_the_widget_and_nothing_runs(ip: Any) -> None:
+    from agno_nb import ToolCall
+
+    def tiered(call: ToolCall) -> str:
+        return "admin" if call.args["amount"] > 500 else "required"
+
+    ip.user_ns["support"].approvals = {"refund": tiered}
+    _, (refund_w, _) = pause(ip)
+    assert refund_w.approval.required_role == "required"
+    refund_w.args_editor.value = '{"order_id": "42", "amount": 100000.0}'
+    refund_w.approve_button.click()
+    assert "edited arguments need &#x27;admin&#x27;" in refund_w.message.value
+    assert refund_w.approval.status == "pending"
+    row = ip.user_ns["support"].desk.get(refund_w.approval_id)
+    assert row.status == "pending" and row.edited_args is None
+
+
 def test_edited_approval_and_a_decision_elsewhere_continue_the_run_in_the_output(
     ip: Any,
 ) -> None:
@@ -93,9 +110,8 @@ def test_edited_approval_and_a_decision_elsewhere_continue_the_run_in_the_output
     refund_w.approve_button.click()
     assert "approved with edited arguments by" in refund_w.message.value
     assert refund_w.paused.state == "waiting"  # delete_customer is still undecided
-    store = ip.user_ns["support"].store
-    store.get_approval(delete_w.approval_id).reject(
-        Principal("alice", ["admin"]), reason="never by chat"
+    ip.user_ns["support"].desk.reject(
+        delete_w.approval_id, Principal("alice", ["admin"]), reason="never by chat"
     )
     refund_w.paused.refresh()  # what the poll task does every second in a kernel
     assert "rejected by <b>alice</b>: never by chat" in delete_w.message.value
@@ -129,7 +145,7 @@ def test_a_rejection_reason_goes_back_to_the_model(ip: Any) -> None:
 def test_a_run_continued_by_another_process_first_is_reported_not_failed(ip: Any) -> None:
     _, (refund_w,) = pause(ip, "%%agent support\nRefund order 44 please.\n")
     agent, paused = ip.user_ns["support"], refund_w.paused
-    agent.store.get_approval(refund_w.approval_id).approve(Principal("bob"))
+    agent.desk.approve(refund_w.approval_id, Principal("bob"))
     assert agent.continue_run(paused.run_id).status == "completed"  # the winner
     paused.refresh()
     assert paused.state == "elsewhere"
@@ -141,7 +157,7 @@ async def test_a_kernel_that_lost_the_race_shows_the_winners_answer(ip: Any) -> 
     magics_of(ip).poll_interval = 0.05
     _, (refund_w,) = pause(ip, "%%agent support\nRefund order 47 please.\n")
     agent = ip.user_ns["support"]
-    agent.store.get_approval(refund_w.approval_id).approve(Principal("bob"))
+    agent.desk.approve(refund_w.approval_id, Principal("bob"))
     winner = agent.continue_run(refund_w.paused.run_id)  # another process, say
     final = await asyncio.wait_for(refund_w.wait(), 30)
     assert refund_w.paused.state == "elsewhere"
@@ -175,10 +191,11 @@ async def test_decisions_from_another_process_are_polled_on_the_running_loop(
     paused = refund_w.paused
     assert paused._poller is not None  # a task on this (the kernel's) loop
     script = (
-        "import sys\nfrom agno_nb import Principal\nfrom agno_nb.storage import open_store\n"
-        "store = open_store(sys.argv[1])\n"
-        "for a in store.list_approvals(status='pending', run_id=sys.argv[2]):\n"
-        "    a.approve(Principal('alice', ['admin']))\nstore.close()\n"
+        "import sys\nfrom agno_nb import ApprovalDesk, Principal\n"
+        "from agno_nb.storage import open_store\n"
+        "store = open_store(sys.argv[1])\ndesk = ApprovalDesk(store)\n"
+        "for a in desk.list(status='pending', run_id=sys.argv[2]):\n"
+        "    desk.approve(a, Principal('alice', ['admin']))\nstore.close()\n"
     )
     await asyncio.to_thread(
         subprocess.run,

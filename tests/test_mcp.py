@@ -249,9 +249,9 @@ def test_approval_policies_gate_mcp_tools_like_python_tools(
     assert run.tool_calls[0].status == "completed" and NOTES == {}
     approval = run.approvals[0]
     if decision == "approve":
-        approval.approve(by=Principal("ana"))
+        agent.desk.approve(approval, by=Principal("ana"))
     else:
-        approval.reject(by=Principal("ana"), reason="not today")
+        agent.desk.reject(approval, by=Principal("ana"), reason="not today")
     done = agent.continue_run(run.run_id)
     assert done.status == "completed"  # type: ignore[union-attr]
     if decision == "approve":

@@ -193,9 +193,9 @@ def test_a_write_to_server_filesystem_waits_for_approval(
         assert run.status == "paused" and run.approvals[0].tool_name == "write_file"
         assert not target.exists()
         if decision == "approve":
-            run.approvals[0].approve(by=Principal("ana"))
+            agent.desk.approve(run.approvals[0], by=Principal("ana"))
         else:
-            run.approvals[0].reject(by=Principal("ana"), reason="no writes today")
+            agent.desk.reject(run.approvals[0], by=Principal("ana"), reason="no writes today")
         done = agent.continue_run(run.run_id)
         assert done.status == "completed"  # type: ignore[union-attr]
         sent = fake.requests[-1].messages[2]["content"][0]

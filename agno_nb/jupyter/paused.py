@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 if TYPE_CHECKING:
     from agno_nb.agent import Agent
     from agno_nb.approvals import ApprovalRequest, Principal
+    from agno_nb.desk import ApprovalDesk
     from agno_nb.jupyter.display import RunView
     from agno_nb.run import RunOutput
     from agno_nb.storage import Store
@@ -73,6 +74,14 @@ class PausedRun:
     # -- decisions ------------------------------------------------------------------
 
     @property
+    def desk(self) -> ApprovalDesk:
+        """The desk that decides: the agent's (its rules judge edited arguments), or the
+        store's alone when this kernel does not define the agent."""
+        from agno_nb.desk import ApprovalDesk
+
+        return ApprovalDesk(self.store, None if self.agent is None else self.agent.rules)
+
+    @property
     def pending(self) -> list[ApprovalRequest]:
         return [a for a in self.approvals if a.status == "pending"]
 
@@ -89,12 +98,11 @@ class PausedRun:
     ) -> ApprovalRequest:
         """Approve or reject as the current principal; raises ``ApprovalError``s."""
         approval = self.approval(approval_id)
-        approval.store = approval.store or self.store
         by = self.principal()
         if approve:
-            approval.approve(by, args=args)
+            self.desk.approve(approval, by, args=args)
         else:
-            approval.reject(by, reason=reason or "no reason given")
+            self.desk.reject(approval, by, reason=reason or "no reason given")
         self.refresh()
         return approval
 
@@ -116,8 +124,7 @@ class PausedRun:
             fresh = by_id.get(approval.approval_id)
             # a decision is final: a row read before it (a poll racing a click) is stale
             if fresh is not None and approval.status == "pending":
-                for name in ("status", "decided_by", "decided_at", "reason", "edited_args"):
-                    setattr(approval, name, getattr(fresh, name))
+                approval.take_decision(fresh)
         self._notify()
         if self.state == "waiting" and not self.pending:
             self._continue()

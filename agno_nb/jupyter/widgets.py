@@ -72,7 +72,7 @@ class ApprovalWidget(w.VBox):  # type: ignore[misc]
 
     def problem(self) -> str | None:
         """Why the current principal may not decide this approval, or None."""
-        from agno_nb._decisions import permission_problem
+        from agno_nb.approvals import permission_problem
 
         return permission_problem(self.approval, self.paused.principal())
 
@@ -83,6 +83,11 @@ class ApprovalWidget(w.VBox):  # type: ignore[misc]
             f"<b>‖ {r.esc(a.tool_name)}</b> needs approval: role "
             f"<code>{r.esc(a.required_role)}</code>, requested by <b>{r.esc(a.requested_by)}</b>"
         )
+        if a.policy_error:
+            self.header.value += (
+                f"<br><small>the approval policy failed ({r.esc(a.policy_error)}), so the "
+                f"call needs <code>{r.esc(a.required_role)}</code></small>"
+            )
         decided = a.status != "pending"
         problem = None if decided else self.problem()
         for control in (self.approve_button, self.reject_button, self.reason, self.args_editor):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 from agno_nb.exceptions import (
     AgnoNBError,
+    ApprovalArgumentsError,
     ApprovalDecidedError,
     ApprovalNotFoundError,
     ApprovalPermissionError,
@@ -41,7 +42,8 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
     from agno_nb.agent import Agent
-    from agno_nb.approvals import Principal
+    from agno_nb.approvals import ApprovalRules, Principal
+    from agno_nb.desk import ApprovalDesk
     from agno_nb.storage import Store
 
 __all__ = ["Service", "create_app"]
@@ -60,6 +62,7 @@ _STATUS: list[tuple[type[AgnoNBError], int]] = [
     (RunStateError, 409),
     (RunLeaseError, 409),
     (ApprovalDecidedError, 409),
+    (ApprovalArgumentsError, 422),
     (StoreBusyError, 503),
 ]
 
@@ -97,6 +100,17 @@ class Service:
             for agent in self.agents.values():
                 agent._store = store
         return store
+
+    @property
+    def desk(self) -> ApprovalDesk:
+        """The approvals desk of the store, judging each approval by its agent's rules."""
+        from agno_nb.desk import ApprovalDesk
+
+        def rules(agent_id: str) -> ApprovalRules | None:
+            agent = self.agents.get(agent_id)
+            return None if agent is None else agent.rules
+
+        return ApprovalDesk(self.store, rules)
 
     def startup(self) -> None:
         """Refuse an exposed service without auth, then take the store's service lock."""

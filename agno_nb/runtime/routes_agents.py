@@ -148,8 +148,6 @@ def _decide_from_tools(service: Service, who: Caller, run: RunOutput, tools: Any
     """AgentOS's way: tool executions with ``confirmed`` decide the run's approvals, as
     the caller (``decide`` checks the role). A decision already made the same way is
     accepted as is, so a client may resolve first and confirm again here."""
-    from agno_nb._decisions import decide
-
     if isinstance(tools, str):
         try:
             tools = json.loads(tools)
@@ -157,7 +155,7 @@ def _decide_from_tools(service: Service, who: Caller, run: RunOutput, tools: Any
             raise HTTPException(400, "tools is not valid JSON") from None
     if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
         raise HTTPException(422, "tools must be a JSON list of tool executions (objects)")
-    by_call = {a.tool_call_id: a for a in service.store.list_approvals(run_id=run.run_id)}
+    by_call = {a.tool_call_id: a for a in service.desk.list(run_id=run.run_id)}
     for tool in tools:
         call_id = tool.get("tool_call_id") or tool.get("id")
         confirmed = tool.get("confirmed")
@@ -169,4 +167,4 @@ def _decide_from_tools(service: Service, who: Caller, run: RunOutput, tools: Any
         note = tool.get("confirmation_note")
         reason = note if isinstance(note, str) and note else None
         decision: Literal["approved", "rejected"] = "approved" if confirmed else "rejected"
-        decide(service.store, approval.approval_id, who.principal, decision, reason=reason)
+        service.desk.decide(approval, decision, who.principal, reason=reason)

@@ -144,15 +144,12 @@ def router(service: Service) -> APIRouter:
         """Approve or reject as the caller; the approval's role rules apply (403 if the
         caller may not decide it, 409 if it is decided or expired). Then continue the run
         with ``POST /agents/{agent_id}/runs/{run_id}/continue``."""
-        from agno_nb._decisions import decide
-
         approval = approval_for(approval_id, who)
         if body.args is not None and body.status == "rejected":
             raise HTTPException(422, "args (edited arguments) only go with status 'approved'")
-        decided = decide(
-            service.store, approval.approval_id, who.principal, body.status,
-            reason=body.reason, args=body.args,
-        )  # fmt: skip
+        decided = service.desk.decide(
+            approval, body.status, who.principal, reason=body.reason, args=body.args
+        )
         return _agentos.approval_dict(decided)
 
     return api

@@ -163,6 +163,7 @@ class ApprovalOut(_Open):
     status: Literal["pending", "approved", "rejected", "expired"]
     decided_by: str | None = None
     reason: str | None = None
+    policy_error: str | None = None
 
 
 class PageMeta(BaseModel):

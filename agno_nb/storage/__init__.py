@@ -100,6 +100,7 @@ class Store(Protocol):
         session_id: str | None = None,
         agent_id: str | None = None,
         requested_by: str | None = None,
+        required_role: str | None = None,
         limit: int = 1000,
     ) -> list[ApprovalRequest]: ...
 

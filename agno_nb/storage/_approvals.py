@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from agno_nb.approvals import ApprovalRequest
+from agno_nb.approvals import DECISIONS, ApprovalRequest
 from agno_nb.exceptions import (
     ApprovalDecidedError,
+    ApprovalError,
     ApprovalNotFoundError,
     ApprovalPermissionError,
     RunLeaseError,
@@ -44,7 +45,7 @@ class Connection(Protocol):
 APPROVAL_COLUMNS = (
     "approval_id", "run_id", "session_id", "agent_id", "tool_call_id", "tool_name", "args",
     "required_role", "requested_by", "requested_at", "expires_at", "status", "decided_by",
-    "decided_at", "reason", "edited_args", "self_approval",
+    "decided_at", "reason", "edited_args", "self_approval", "policy_error",
 )  # fmt: skip
 _SELECT = f"SELECT {', '.join(APPROVAL_COLUMNS)} FROM approvals"
 
@@ -67,7 +68,7 @@ def insert_approvals(con: Connection, approvals: list[ApprovalRequest]) -> None:
                 json.dumps(a.args, default=str), a.required_role, a.requested_by,
                 a.requested_at, a.expires_at, a.status, a.decided_by, a.decided_at, a.reason,
                 None if a.edited_args is None else json.dumps(a.edited_args, default=str),
-                a.self_approval,
+                a.self_approval, a.policy_error,
             ],
         )  # fmt: skip
 
@@ -251,7 +252,7 @@ class ApprovalStoreMixin:
 
     def get_approval(self, approval_id: str) -> ApprovalRequest | None:
         found = self.call(lambda con: select_approvals(con, {"approval_id": approval_id}))
-        return self._bind(found[0]) if found else None
+        return found[0] if found else None
 
     def list_approvals(
         self,
@@ -261,15 +262,18 @@ class ApprovalStoreMixin:
         session_id: str | None = None,
         agent_id: str | None = None,
         requested_by: str | None = None,
+        required_role: str | None = None,
         limit: int = 1000,
     ) -> list[ApprovalRequest]:
         """Approvals matching the filters, oldest first."""
         filters = {
             "status": status, "run_id": run_id, "session_id": session_id,
-            "agent_id": agent_id, "requested_by": requested_by,
+            "agent_id": agent_id, "requested_by": requested_by, "required_role": required_role,
         }  # fmt: skip
-        found = self.call(lambda con: select_approvals(con, filters, limit=limit))
-        return [self._bind(a) for a in found]
+        found: list[ApprovalRequest] = self.call(
+            lambda con: select_approvals(con, filters, limit=limit)
+        )
+        return found
 
     def decide_approval(
         self,
@@ -284,9 +288,14 @@ class ApprovalStoreMixin:
         """Compare-and-set from ``pending`` after ``check(approval)`` (None: allowed, or
         the reason the decider may not). Raises ``ApprovalNotFoundError``,
         ``ApprovalDecidedError`` (double or expired decision) or
-        ``ApprovalPermissionError``, having recorded the refusal."""
+        ``ApprovalPermissionError``, having recorded the refusal; ``ApprovalError`` for a
+        status other than ``approved`` / ``rejected`` (nothing is recorded)."""
+        if status not in DECISIONS:
+            raise ApprovalError(
+                f"a decision is 'approved' or 'rejected', not {status!r}: nothing was stored"
+            )
         now = utcnow()
-        outcome = self.call(
+        outcome: ApprovalRequest | tuple[str, str] = self.call(
             lambda con: decide_approval(
                 con, approval_id, status=status, decided_by=decided_by, reason=reason,
                 edited_args=edited_args, now=now, check=check,
@@ -298,7 +307,7 @@ class ApprovalStoreMixin:
                 "not_found": ApprovalNotFoundError,
                 "permission": ApprovalPermissionError,
             }.get(kind, ApprovalDecidedError)(problem)
-        return self._bind(outcome)
+        return outcome
 
     def list_approval_events(self, approval_id: str | None = None) -> list[dict[str, Any]]:
         """The audit trail, oldest first: who tried to decide what, and what happened."""
@@ -329,12 +338,8 @@ class ApprovalStoreMixin:
             raise error(outcome.problem)
         run = outcome.run
         assert run is not None
-        run.approvals = [self._bind(a) for a in outcome.approvals]
+        run.approvals = outcome.approvals
         return run
 
     def _load_run(self, con: Any, run_id: str) -> RunOutput | None:  # provided by the store
         raise NotImplementedError
-
-    def _bind(self, approval: ApprovalRequest) -> ApprovalRequest:
-        approval.store = self  # type: ignore[assignment]
-        return approval

@@ -172,6 +172,11 @@ MIGRATIONS: list[Migration] = [
             FROM spans""",
         ),
     ),
+    Migration(
+        4,
+        "the error of an approval policy that failed for the call",
+        ("ALTER TABLE approvals ADD COLUMN policy_error VARCHAR",),
+    ),
 ]
 
 
