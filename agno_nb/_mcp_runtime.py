@@ -6,7 +6,7 @@ loop (``agent.run()`` in a script), the portal loop (``agent.run()`` in a notebo
 the kernel's loop (``await agent.arun()``), a new loop per test. So every session lives
 on one long-lived daemon thread, ``agno-nb-mcp``: a connection is a task there that
 enters ``mcp.Client`` and waits to be told to close; calls hop onto that loop with
-``run_coroutine_threadsafe`` and back with ``wrap_future`` (about 0.1 ms). Sessions outlive
+``run_coroutine_threadsafe`` and back with ``wrap_future``. Sessions outlive
 cells and runs; ``atexit`` closes them when the process (a kernel) ends.
 """
 

@@ -21,7 +21,7 @@ import threading
 from typing import Any
 
 from agno_nb.exceptions import ConfigError
-from agno_nb.tracing import SPAN_FIELDS, SpanRow, openinference_attributes
+from agno_nb.spans import SPAN_FIELDS, SpanRow, openinference_attributes
 
 __all__ = ["OTLPExporter", "exporter", "flush"]
 

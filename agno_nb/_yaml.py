@@ -28,32 +28,19 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from agno_nb.exceptions import ConfigError
+from agno_nb.exceptions import AgentDefinitionError
 
 if TYPE_CHECKING:
-    from agno_nb.agent import Agent
+    pass
 
-__all__ = ["AgentDefinitionError", "AgentSpec", "agent_from_yaml", "agent_to_yaml", "parse_spec"]
+__all__ = ["APPROVAL_KEYWORDS", "AgentSpec", "near_keyword", "parse_spec"]
 
 Path = tuple[str | int, ...]
-
-
-class AgentDefinitionError(ConfigError):
-    """A YAML agent definition is wrong; ``problems`` lists ``(line, key, message)``."""
-
-    def __init__(self, problems: list[tuple[int | None, str, str]]) -> None:
-        self.problems = problems
-        lines = [
-            f"line {line}, {key}: {msg}" if line else f"{key}: {msg}" if key else msg
-            for line, key, msg in problems
-        ]
-        super().__init__("invalid agent definition:\n  " + "\n  ".join(lines))
 
 
 class _Strict(BaseModel):
@@ -110,6 +97,8 @@ class AgentSpec(_Strict):
     num_history_runs: int | None = None
     self_approval: bool | None = None
     max_turns: int | None = None
+    tool_timeout: float | None = None
+    policy_error_role: str | None = None
     output_retries: int | None = None
     output_schema: str | None = None
     user_id: str | None = None
@@ -216,6 +205,36 @@ def _fields_at(path: Path) -> set[str]:
     return set(model.model_fields)
 
 
+#: the words of an approval policy that are not role names
+APPROVAL_KEYWORDS = ("auto", "required")
+
+
+def near_keyword(value: str) -> str | None:
+    """The approval keyword ``value`` is a near miss of (``requird``, ``Auto``), else None.
+    A role with such a name is declared explicitly: ``{role: requird}``."""
+    if value in APPROVAL_KEYWORDS:
+        return None
+    folded = value.strip().lower()
+    for keyword in APPROVAL_KEYWORDS:  # one edit for 'auto', two for 'required'
+        if _edits(folded, keyword) <= len(keyword) // 4:
+            return keyword
+    return None
+
+
+def _edits(a: str, b: str) -> int:
+    """Insertions, deletions, substitutions and swaps of neighbours from ``a`` to ``b``."""
+    previous: list[int] = []
+    row = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        before, previous, row = previous, row, [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], before[j - 2] + 1)
+    return row[-1]
+
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -228,27 +247,3 @@ def parse_duration(value: float | str) -> timedelta:
     if match is None:
         raise ValueError(f"{value!r} is not a duration such as 90, 30s, 15m, 1h or 2d")
     return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
-
-
-def agent_from_yaml(
-    text: str,
-    namespace: Mapping[str, Any] | None = None,
-    *,
-    name: str | None = None,
-    line_offset: int = 0,
-) -> Agent:
-    """Build an Agent from a YAML body; tool and schema names are looked up in
-    ``namespace``. Raises ``AgentDefinitionError`` pointing at the line and key."""
-    from agno_nb._yaml_build import build_agent
-
-    spec, marks = parse_spec(text, line_offset=line_offset)
-    return build_agent(spec, marks, dict(namespace or {}), name)
-
-
-def agent_to_yaml(agent: Agent) -> str:
-    """The YAML body that recreates ``agent`` (what ``Agent.to_yaml()`` returns)."""
-    from agno_nb._yaml_build import agent_to_dict, dump
-
-    omitted: list[str] = []
-    data = agent_to_dict(agent, omitted)
-    return dump(data, omitted)

@@ -8,33 +8,36 @@ key; ``agent_to_dict`` writes only what differs from ``Agent``'s defaults.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from agno_nb._yaml import (
-    AgentDefinitionError,
     AgentSpec,
     ApprovalPolicy,
     MCPSpec,
     ModelSpec,
+    near_keyword,
     parse_duration,
+    parse_spec,
 )
+from agno_nb.exceptions import AgentDefinitionError
 
 if TYPE_CHECKING:
     from agno_nb._yaml import _Marks
     from agno_nb.agent import Agent
     from agno_nb.models import Model
 
-__all__ = ["agent_to_dict", "build_agent", "dump"]
+__all__ = ["agent_from_yaml", "agent_to_dict", "agent_to_yaml", "build_agent", "dump"]
 
 Problems = list[tuple[int | None, str, str]]
 
 #: keys written in this order, each only when it differs from Agent's default
 _SIMPLE = (
-    "markdown", "add_history_to_context", "num_history_runs", "self_approval", "max_turns",
-    "output_retries", "user_id", "session_id",
+    "markdown", "add_history_to_context", "num_history_runs", "self_approval",
+    "policy_error_role", "max_turns", "tool_timeout", "output_retries", "user_id", "session_id",
 )  # fmt: skip
 _MODEL_OPTIONS = ("base_url", "max_tokens", "temperature", "timeout", "max_retries")
 
@@ -63,8 +66,24 @@ def _resolve_tool(name: str, ns: dict[str, Any]) -> Any:
     )
 
 
+def _keyword(policy: str) -> str:
+    """``policy`` (a keyword or a role name), refused when it is a near miss of a keyword:
+    a role of that name is written ``{role: NAME}``."""
+    keyword = near_keyword(policy)
+    if keyword is not None:
+        raise ValueError(
+            f"{policy!r} is not an approval keyword (did you mean {keyword!r}?); "
+            f"for a role of that name write {{role: {policy}}}"
+        )
+    return policy
+
+
 def _model(spec: str | ModelSpec | None) -> Model | str | None:
     if not isinstance(spec, ModelSpec):
+        if spec is not None:
+            from agno_nb.models import parse_model_string
+
+            parse_model_string(spec)  # a provider typo, with this line
         return spec
     from agno_nb.models.anthropic import Claude
 
@@ -79,16 +98,24 @@ def _mcp(spec: MCPSpec) -> Any:
     from agno_nb.mcp import MCPTools
 
     options = {k: v for k, v in spec.model_dump(exclude={"command", "args"}).items() if v}
+    policy = options.get("approval")
+    if isinstance(policy, str):
+        _keyword(policy)
+    elif isinstance(policy, dict):
+        for value in policy.values():
+            _keyword(value)
     if spec.command is not None:
         return MCPTools(spec.command, args=spec.args, **options)
     return MCPTools(**options)
 
 
-def build_agent(spec: AgentSpec, marks: _Marks, ns: dict[str, Any], name: str | None) -> Agent:
-    """The Agent a spec describes; every unresolved name is reported, with its line."""
+def build_agent(
+    spec: AgentSpec, marks: _Marks, ns: dict[str, Any], name: str | None, cls: type[Agent]
+) -> Agent:
+    """The ``cls`` agent a spec describes; every unresolved name is reported, with its
+    line."""
     from pydantic import BaseModel
 
-    from agno_nb.agent import Agent
     from agno_nb.approvals import Approval
 
     problems: Problems = []
@@ -126,7 +153,8 @@ def build_agent(spec: AgentSpec, marks: _Marks, ns: dict[str, Any], name: str | 
             )
             approvals[pattern] = Approval(role=policy.role, expires_in=delta)
         else:
-            approvals[pattern] = policy
+            check = functools.partial(_keyword, policy)
+            approvals[pattern] = attempt(("approvals", pattern), f"approvals.{pattern}", check)
     if approvals:
         kwargs["approvals"] = approvals
     if spec.output_schema is not None:
@@ -150,20 +178,18 @@ def build_agent(spec: AgentSpec, marks: _Marks, ns: dict[str, Any], name: str | 
         kwargs["db"] = spec.db
     if problems:
         raise AgentDefinitionError(problems)
-    return Agent(spec.name or name or "agent", **kwargs)
+    return cls(spec.name or name or "agent", **kwargs)
 
 
 # -- writing ---------------------------------------------------------------------------
 
 
-def _defaults() -> dict[str, Any]:
-    from agno_nb.agent import Agent
-
-    params = inspect.signature(Agent.__init__).parameters
+def _defaults(cls: type[Agent]) -> dict[str, Any]:
+    params = inspect.signature(cls.__init__).parameters
     return {name: p.default for name, p in params.items()}
 
 
-def _model_to_yaml(model: Model) -> str | dict[str, Any]:
+def _model_to_yaml(model: Model, omitted: list[str]) -> str | dict[str, Any]:
     from agno_nb.models.anthropic import Claude
     from agno_nb.models.test import TestModel
 
@@ -177,6 +203,8 @@ def _model_to_yaml(model: Model) -> str | dict[str, Any]:
             if getattr(model, k) != getattr(reference, k)
         }
         name = f"anthropic:{model.id}"
+        if model.client is not None:  # an injected SDK client cannot be written
+            omitted.append("model.client")
         return {"id": name, **options} if options else name
     raise ValueError(
         f"the model {model!r} cannot be written as YAML: use 'anthropic:<id>' or 'test'"
@@ -240,10 +268,14 @@ def _approval_to_yaml(pattern: str, spec: Any) -> Any:
     from agno_nb.approvals import Approval
 
     if spec is None or isinstance(spec, str):
+        if spec and near_keyword(spec):  # a role that looks like a typo of a keyword
+            return {"role": spec}
         return spec or "auto"
     if isinstance(spec, Approval):
-        if spec.expires_in is None:
+        if spec.expires_in is None and not near_keyword(spec.role):
             return spec.role
+        if spec.expires_in is None:
+            return {"role": spec.role}
         return {"role": spec.role, "expires_in": _duration(spec.expires_in.total_seconds())}
     raise ValueError(f"the approval policy for {pattern!r} is code: it cannot be written as YAML")
 
@@ -251,11 +283,12 @@ def _approval_to_yaml(pattern: str, spec: Any) -> Any:
 def _db_to_yaml(db: Any) -> Any:
     import os
 
+    from agno_nb.storage.protocol import Store
+
     if db is None or db is False or isinstance(db, str | os.PathLike):
         return os.fspath(db) if isinstance(db, os.PathLike) else db
-    path = getattr(db, "path", None)
-    if isinstance(path, str):
-        return None if path == ":memory:" else path
+    if isinstance(db, Store):
+        return None if db.path == ":memory:" else db.path
     raise ValueError(f"the store {db!r} cannot be written as YAML")
 
 
@@ -264,18 +297,17 @@ def agent_to_dict(agent: Agent, omitted: list[str] | None = None) -> dict[str, A
     (a code model, a callable approval policy, an in-process toolset). The secrets left
     out are appended to ``omitted``."""
     omitted = [] if omitted is None else omitted
-    from agno_nb.agent import _DEFAULT
     from agno_nb.exceptions import ConfigError
     from agno_nb.tools import is_toolset
 
-    defaults = _defaults()
+    defaults = _defaults(type(agent))
     try:
         data: dict[str, Any] = {"name": agent.name}
         if agent.id != agent.name.strip().lower().replace(" ", "-"):
             data["id"] = agent.id
         if agent.description:
             data["description"] = agent.description
-        data["model"] = _model_to_yaml(agent.model)
+        data["model"] = _model_to_yaml(agent.model, omitted)
         if agent.instructions:
             ins = agent.instructions
             data["instructions"] = ins if isinstance(ins, str) else list(ins)
@@ -292,7 +324,7 @@ def agent_to_dict(agent: Agent, omitted: list[str] | None = None) -> dict[str, A
                 data[name] = value
         if agent.output_schema is not None:
             data["output_schema"] = agent.output_schema.__name__
-        if agent.db is not _DEFAULT:
+        if agent.db is not defaults["db"]:
             data["db"] = _db_to_yaml(agent.db)
     except ValueError as exc:
         raise ConfigError(f"Agent {agent.name!r} cannot be written as YAML: {exc}") from exc
@@ -318,3 +350,24 @@ def dump(data: dict[str, Any], omitted: list[str] | None = None) -> str:
     if omitted:
         out = f"# left out (secrets; set them again): {', '.join(omitted)}\n" + out
     return out
+
+
+def agent_from_yaml(
+    text: str,
+    namespace: Mapping[str, Any] | None = None,
+    *,
+    name: str | None = None,
+    line_offset: int = 0,
+    cls: type[Agent],
+) -> Agent:
+    """Build a ``cls`` agent from a YAML body; tool and schema names are looked up in
+    ``namespace``. Raises ``AgentDefinitionError`` pointing at the line and key."""
+    spec, marks = parse_spec(text, line_offset=line_offset)
+    return build_agent(spec, marks, dict(namespace or {}), name, cls)
+
+
+def agent_to_yaml(agent: Agent) -> str:
+    """The YAML body that recreates ``agent`` (what ``Agent.to_yaml()`` returns)."""
+    omitted: list[str] = []
+    data = agent_to_dict(agent, omitted)
+    return dump(data, omitted)

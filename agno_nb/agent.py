@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterator,
     Callable,
     Coroutine,
@@ -13,11 +11,12 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from agno_nb import events as ev
 from agno_nb._portal import iterate_sync, run_sync
+from agno_nb._runs import collect, continued, started
+from agno_nb.models import parse_model_string
 from agno_nb.run import RunOutput
 
 if TYPE_CHECKING:
@@ -41,6 +40,8 @@ class Agent:
     ``None`` (in-memory) or ``False`` (nothing stored: no history, no pauses).
     ``tracing`` (default True) writes a trace of each run into the store; ``"otlp"`` also
     sends it to an OpenTelemetry collector (see docs/tracing.md); False: no spans.
+    ``tool_timeout`` (seconds) bounds each tool call whose tool sets no ``timeout``;
+    None (the default) is no limit.
     Construction is cheap: the model, tools and store are resolved on the first run.
     """
 
@@ -68,6 +69,7 @@ class Agent:
         "self_approval",
         "session_id",
         "tool_specs",
+        "tool_timeout",
         "tracing",
         "user_id",
     )
@@ -93,10 +95,13 @@ class Agent:
         session_id: str | None = None,
         user_id: str | None = None,
         max_turns: int = 25,
+        tool_timeout: float | None = None,
         tracing: bool | Literal["otlp"] = True,
     ) -> None:
         self.name = name
         self.id = id or name.strip().lower().replace(" ", "-")
+        if isinstance(model, str):  # a typo fails here, not at the first run
+            parse_model_string(model)
         self._model_spec = model
         self._model: Model | None = None
         self.description = description
@@ -114,6 +119,11 @@ class Agent:
         self.session_id = session_id
         self.user_id = user_id
         self.max_turns = max_turns
+        if tool_timeout is not None:
+            from agno_nb.tools import check_timeout
+
+            tool_timeout = check_timeout(tool_timeout, "tool_timeout")
+        self.tool_timeout = tool_timeout
         if tracing not in (True, False, "otlp"):
             from agno_nb.exceptions import ConfigError
 
@@ -140,6 +150,8 @@ class Agent:
 
     @model.setter
     def model(self, value: Model | str) -> None:
+        if isinstance(value, str):
+            parse_model_string(value)
         self._model_spec, self._model = value, None
 
     @property
@@ -154,6 +166,13 @@ class Agent:
             assert db is not False
             self._store = open_store(db)
         return self._store
+
+    def use_store(self, store: Store) -> None:
+        """Keep this agent's sessions, runs, approvals and spans in ``store`` from now on,
+        instead of the store ``db`` names (the service hands its one store to all its
+        agents this way). ``db`` is left as it was: if ``store`` is closed, the agent's
+        next use opens ``db`` again."""
+        self._store = store
 
     @property
     def rules(self) -> ApprovalRules:
@@ -228,14 +247,9 @@ class Agent:
     @property
     def tool_definitions(self) -> list[ToolDefinition]:
         if self._tool_definitions is None:
-            from agno_nb._loop import OUTPUT_TOOL
-            from agno_nb.tools import ToolDefinition
+            from agno_nb._runspec import tool_definitions
 
-            defs = [t.definition for t in self.tools]
-            if self.output_schema is not None:
-                schema = self.output_schema.model_json_schema()
-                defs.append(ToolDefinition(OUTPUT_TOOL, "Give the final answer.", schema))
-            self._tool_definitions = defs
+            self._tool_definitions = tool_definitions(self.tools, self.output_schema)
         return self._tool_definitions
 
     @property
@@ -255,47 +269,26 @@ class Agent:
             self._system_prompt = "\n\n".join(parts) or None
         return self._system_prompt
 
+    @classmethod
+    def from_yaml(
+        cls, text: str, namespace: Mapping[str, Any] | None = None, *, name: str | None = None
+    ) -> Agent:
+        """The agent a ``%%agent_def`` YAML body defines: ``Agent.from_yaml(text,
+        globals())``. The tools and output schema it names are looked up in ``namespace``;
+        ``name`` is the default for its ``name:`` key. Raises ``AgentDefinitionError`` (a
+        ``ConfigError``) naming the line and key of each problem."""
+        from agno_nb._yaml_build import agent_from_yaml
+
+        return agent_from_yaml(text, namespace, name=name, cls=cls)
+
     def to_yaml(self) -> str:
-        """The ``%%agent_def`` YAML body that recreates this agent (no secrets)."""
-        from agno_nb._yaml import agent_to_yaml
+        """The ``%%agent_def`` YAML body that recreates this agent (no secrets);
+        ``Agent.from_yaml`` reads it back."""
+        from agno_nb._yaml_build import agent_to_yaml
 
         return agent_to_yaml(self)
 
     # -- running -------------------------------------------------------------------------
-
-    def _start(self, prompt: str, user_id: str | None, session_id: str | None) -> RunOutput:
-        from agno_nb.approvals import local_principal
-
-        return RunOutput(
-            run_id=f"run_{uuid.uuid4().hex}",
-            agent_id=self.id,
-            agent_name=self.name,
-            session_id=session_id or self.session_id or f"ses_{uuid.uuid4().hex}",
-            user_id=user_id or self.user_id or local_principal().user_id,
-            input=prompt,
-            model=self.model.id,
-        )
-
-    async def _events(
-        self, prompt: str, user_id: str | None, session_id: str | None
-    ) -> AsyncIterator[ev.RunEvent]:
-        from agno_nb._loop import RunSetup, run_events
-        from agno_nb.messages import Message
-
-        run = self._start(prompt, user_id, session_id)
-        store = self.store
-        history = []
-        # a session id we just generated is new: nobody owns it and it has no history
-        if store is not None and (session_id or self.session_id):
-            store.claim_session(run.session_id, run.user_id, self.id)
-            if self.add_history_to_context and self.num_history_runs > 0:
-                for past in store.history(run.session_id, run.user_id, self.num_history_runs):
-                    history.extend(past.messages)
-        run.messages.append(Message.user(prompt))
-        setup = RunSetup(self, self.model, store, history, resolve_tools=bool(self.toolsets))
-        async with aclosing(self._traced(run, store, run_events(setup, run))) as events:
-            async for event in events:
-                yield event
 
     @overload
     def arun(
@@ -327,8 +320,8 @@ class Agent:
     ) -> Coroutine[Any, Any, RunOutput] | AsyncIterator[ev.RunEvent]:
         """Run the agent: ``await agent.arun(...)``, or ``async for e in agent.arun(...,
         stream=True)`` for the events as they happen."""
-        events = self._events(prompt, user_id, session_id)
-        return events if stream else _collect(events)
+        events = started(self, prompt, user_id, session_id)
+        return events if stream else collect(events)
 
     @overload
     def run(
@@ -359,77 +352,40 @@ class Agent:
         session_id: str | None = None,
     ) -> RunOutput | Iterator[ev.RunEvent]:
         """Run the agent synchronously; works inside a running event loop (Jupyter)."""
-        events = self._events(prompt, user_id, session_id)
-        return iterate_sync(events) if stream else run_sync(_collect(events))
+        events = started(self, prompt, user_id, session_id)
+        return iterate_sync(events) if stream else run_sync(collect(events))
 
-    # -- approvals ---------------------------------------------------------------------
+    # -- stored runs and approvals ------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunOutput:
+        """The stored run (a paused one with its approvals), from this agent's store, in
+        any process; raises ``RunNotFoundError`` (also for another agent's run)."""
+        from agno_nb.exceptions import ConfigError, RunNotFoundError
+
+        store = self.store
+        if store is None:
+            raise ConfigError(f"agent {self.name!r} has db=False: it stores no runs")
+        run = store.get_run(run_id)
+        if run is None or run.agent_id != self.id:
+            raise RunNotFoundError(f"no run {run_id!r} of agent {self.id!r} in {store!r}")
+        return run
+
+    async def aget_run(self, run_id: str) -> RunOutput:
+        """``get_run`` without blocking the event loop."""
+        import asyncio
+
+        return await asyncio.to_thread(self.get_run, run_id)
 
     def continue_run(
         self, run_id: str, *, stream: bool = False
     ) -> RunOutput | Iterator[ev.RunEvent]:
         """Continue a paused run whose approvals are all decided (any process, same store)."""
-        events = self._continue_events(run_id)
-        return iterate_sync(events) if stream else run_sync(_collect(events))
+        events = continued(self, run_id)
+        return iterate_sync(events) if stream else run_sync(collect(events))
 
     def acontinue_run(
         self, run_id: str, *, stream: bool = False
     ) -> Coroutine[Any, Any, RunOutput] | AsyncIterator[ev.RunEvent]:
         """The async ``continue_run``."""
-        events = self._continue_events(run_id)
-        return events if stream else _collect(events)
-
-    async def _continue_events(self, run_id: str) -> AsyncIterator[ev.RunEvent]:
-        from agno_nb._loop import RunSetup, run_events
-
-        store = self.store
-        if store is None:
-            from agno_nb.exceptions import ConfigError
-
-            raise ConfigError("continue_run needs a store: this agent has db=False")
-        run = self.desk.lease(run_id, self.id)
-        history = []
-        if self.add_history_to_context and self.num_history_runs > 0:
-            for past in store.history(run.session_id, run.user_id, self.num_history_runs):
-                history.extend(past.messages)
-        setup = RunSetup(self, self.model, store, history, resolve_tools=bool(self.toolsets))
-        resume = ev.RunContinued(
-            run_id=run.run_id,
-            agent_id=run.agent_id,
-            session_id=run.session_id,
-            user_id=run.user_id,
-        )
-        traced = self._traced(run, store, run_events(setup, run, resume=resume))
-        async with aclosing(traced) as events:
-            async for event in events:
-                yield event
-
-    async def _traced(
-        self, run: RunOutput, store: Store | None, events: AsyncGenerator[ev.RunEvent, None]
-    ) -> AsyncGenerator[ev.RunEvent, None]:
-        """``events``, recorded as spans when tracing is on."""
-        from agno_nb.tracing import start_trace
-
-        trace = start_trace(self, run, store) if self.tracing else None
-        if trace is None:
-            async for event in events:
-                yield event
-            return
-        try:
-            async for event in events:
-                trace.observe(event)
-                yield event
-        finally:
-            await events.aclose()  # a consumer that stops early: the run ends cancelled
-            trace.close()
-
-
-async def _collect(events: AsyncIterator[ev.RunEvent]) -> RunOutput:
-    """Consume a run's events; return its output, or raise the error that ended it."""
-    final: ev.RunEvent | None = None
-    async for event in events:
-        final = event
-    if isinstance(final, ev.RunCompleted | ev.RunPaused):
-        return final.run
-    if isinstance(final, ev.RunError) and final.exception is not None:
-        raise final.exception
-    raise RuntimeError("the run ended without a final event")  # pragma: no cover
+        events = continued(self, run_id)
+        return events if stream else collect(events)

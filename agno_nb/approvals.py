@@ -102,7 +102,7 @@ def local_principal() -> Principal:
 
 @functools.cache
 def _os_user() -> str:
-    return getpass.getuser()  # ~10 µs, asked by every run that names no user
+    return getpass.getuser()  # cached: asked by every run that names no user
 
 
 def set_local_principal(principal: Principal | None) -> None:

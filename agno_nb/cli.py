@@ -5,12 +5,12 @@
     agno-nb lab                           JupyterLab on the quickstart, everything set up
     agno-nb kernel install [--user] [--name NAME] [--display-name TEXT] [--prefix DIR]
     agno-nb kernel uninstall [--name NAME]
-    agno-nb export NOTEBOOK --agent NAME --out DIR [--force] [--no-verify]
+    agno-nb export NOTEBOOK --agent NAME --out DIR [--force] [--no-verify] [--allow-secret K]
     agno-nb serve DIR | module:agent [--host H] [--port P] [--workers N] [--insecure] [--db F]
 
 Each subcommand is a ``_add_<name>(subparsers)`` function that registers its parser and
-its handler (``set_defaults(func=...)``); ``export`` and ``serve`` live in
-``agno_nb.runtime.cli``.
+its handler (``set_defaults(func=...)``); ``export`` lives in ``agno_nb.export.command``,
+``serve`` in ``agno_nb.runtime.serve``.
 
 The kernelspec's ``kernel.json`` runs ``python -m ipykernel_launcher ...
 --IPKernelApp.extensions=agno_nb.jupyter``: the magics are there without ``%load_ext``.
@@ -29,11 +29,11 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 __all__ = [
-    "DISPLAY_NAME", "KERNEL_NAME", "build_parser", "install_kernel", "kernel_json", "main",
-    "uninstall_kernel",
+    "DISPLAY_NAME", "KERNEL_NAME", "align_language_info", "build_parser", "install_kernel",
+    "kernel_json", "main", "uninstall_kernel",
 ]  # fmt: skip
 
 Handler = Callable[[argparse.Namespace], int]
@@ -190,12 +190,49 @@ def lab_command(args: argparse.Namespace) -> tuple[list[str], Path]:
     return [*command, *args.jupyter_args], root
 
 
+def align_language_info(folder: Path) -> list[str]:
+    """Give the notebooks of ``folder`` the ``language_info`` that this Python's kernel
+    reports, so that opening one does not mark it modified (JupyterLab writes the
+    kernel's ``language_info``, Python version included, into a notebook whose kernel
+    starts). Only notebooks for this Python's kernels (``python3``, ``agno-nb``) saved in
+    nbformat's own layout are rewritten, and only that field changes; returns their names."""
+    try:
+        import nbformat
+        from ipykernel.ipkernel import IPythonKernel
+    except ImportError:  # pragma: no cover - the lab extra has both
+        return []
+    reads = cast(Callable[..., Any], nbformat.reads)
+    writes = cast(Callable[[Any], str], nbformat.writes)
+    wanted = dict(IPythonKernel.language_info)
+    changed = []
+    for path in sorted(folder.glob("*.ipynb")):
+        text = path.read_text(encoding="utf-8")
+        try:
+            nb = reads(text, as_version=4)
+        except Exception:  # not a notebook nbformat reads: not ours to touch
+            continue
+        meta = nb.metadata
+        if (
+            meta.get("kernelspec", {}).get("name") not in ("python3", KERNEL_NAME)
+            or meta.get("language_info") == wanted
+            or text != writes(nb) + "\n"
+        ):
+            continue
+        meta["language_info"] = wanted
+        path.write_text(writes(nb) + "\n", encoding="utf-8")
+        changed.append(path.name)
+    return changed
+
+
 def _lab(args: argparse.Namespace) -> int:
     command, root = lab_command(args)
     if args.dry_run:
         print(" ".join(command))
         return 0
     install_kernel()
+    aligned = align_language_info((root / command[4]).parent)
+    if aligned:
+        print(f"agno-nb: language_info of {', '.join(aligned)} set to this Python's")
     offline = (
         ""
         if os.environ.get("ANTHROPIC_API_KEY")
@@ -230,7 +267,7 @@ def _add_lab(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from agno_nb.runtime.cli import add_export_arguments, export_main
+    from agno_nb.export.command import add_export_arguments, export_main
 
     export = sub.add_parser(
         "export",

@@ -4,7 +4,8 @@
 
     AgnoNBError
      ├── ConfigError                 bad agent / model / store configuration
-     │    └── MissingAPIKeyError     no Anthropic credential configured
+     │    ├── MissingAPIKeyError     no Anthropic credential configured
+     │    └── AgentDefinitionError   a %%agent_def / Agent.from_yaml body is wrong
      ├── ModelError                  the model could not give a usable answer
      │    ├── ModelAPIError          the API answered with an error status (status_code)
      │    ├── ModelTimeoutError      the API did not answer in time
@@ -34,6 +35,7 @@ A tool's own exceptions never escape a run: they go back to the model as tool er
 from __future__ import annotations
 
 __all__ = [
+    "AgentDefinitionError",
     "AgnoNBError",
     "ApprovalArgumentsError",
     "ApprovalDecidedError",
@@ -75,6 +77,18 @@ class ConfigError(AgnoNBError, ValueError):
 
 class MissingAPIKeyError(ConfigError):
     """No API key (or auth token) is configured for the model."""
+
+
+class AgentDefinitionError(ConfigError):
+    """A YAML agent definition is wrong; ``problems`` lists ``(line, key, message)``."""
+
+    def __init__(self, problems: list[tuple[int | None, str, str]]) -> None:
+        self.problems = problems
+        lines = [
+            f"line {line}, {key}: {msg}" if line else f"{key}: {msg}" if key else msg
+            for line, key, msg in problems
+        ]
+        super().__init__("invalid agent definition:\n  " + "\n  ".join(lines))
 
 
 class ModelError(AgnoNBError):

@@ -64,7 +64,8 @@ class MCPTools:
     """The tools of one MCP server, resolved when a run starts (a ``Toolset``).
 
     Give exactly one of ``command`` (stdio: ``args``, ``env`` merged over a minimal
-    environment, ``cwd``), ``url`` (streamable HTTP: ``headers``, ``auth`` as a bearer
+    environment, ``cwd``; the program and its arguments are strings or paths, any
+    ``os.PathLike``), ``url`` (streamable HTTP: ``headers``, ``auth`` as a bearer
     token or an ``httpx2.Auth``) or ``server`` (an in-process ``MCPServer``).
 
     ``name`` identifies the server in traces and errors; ``prefix`` is put before each
@@ -76,9 +77,9 @@ class MCPTools:
 
     def __init__(
         self,
-        command: str | None = None,
+        command: str | os.PathLike[str] | None = None,
         *,
-        args: Sequence[str] = (),
+        args: Sequence[str | os.PathLike[str]] = (),
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         url: str | None = None,
@@ -96,18 +97,19 @@ class MCPTools:
     ) -> None:
         if sum(x is not None for x in (command, url, server)) != 1:
             raise ConfigError("MCPTools needs exactly one of command=, url= or server=")
-        if command is not None and not args and " " in command.strip():
-            command, *rest = shlex.split(command)
-            args = rest
+        program = None if command is None else _as_str(command, "command=")
+        argv = [_as_str(a, f"args[{i}]") for i, a in enumerate(args)]
+        if program is not None and not argv and " " in program.strip():
+            program, *argv = shlex.split(program)
         if url is not None and not url.startswith(("http://", "https://")):
             raise ConfigError(f"MCPTools(url=...) must be an http(s) URL, not {url!r}")
-        self.command, self.args = command, list(args)
+        self.command, self.args = program, argv
         self.env, self.cwd = dict(env) if env else None, cwd
         self.url, self.headers, self.auth, self.server = url, dict(headers or {}), auth, server
         self.transport: Transport = (
-            "stdio" if command else "streamable-http" if url else "in-process"
+            "stdio" if program else "streamable-http" if url else "in-process"
         )
-        self.name = name or default_name(command, self.args, url, server)
+        self.name = name or default_name(program, self.args, url, server)
         self.prefix, self.include_tools = prefix, include_tools
         self.exclude_tools, self.approval = list(exclude_tools), approval
         self.timeout, self.call_timeout, self.mode = timeout, call_timeout, mode
@@ -379,6 +381,20 @@ class MCPTools:
         if self.url:
             return public_url(self.url)
         return getattr(self.server, "name", None) or "server object"
+
+
+def _as_str(value: object, what: str) -> str:
+    """A program or argument as the string the SDK takes: ``Path`` objects (any
+    ``os.PathLike``) are accepted."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, os.PathLike):
+        path = os.fspath(value)
+        if isinstance(path, str):
+            return path
+    raise ConfigError(
+        f"MCPTools: {what} must be a str or an os.PathLike, not {type(value).__name__}"
+    )
 
 
 def _tail(connection: Connection) -> str:

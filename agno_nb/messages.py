@@ -6,7 +6,7 @@ a run's messages can be stored, reloaded in another process, and sent to any mod
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 __all__ = [
@@ -116,7 +116,6 @@ class Usage:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     requests: int = 0
-    details: dict[str, int] = field(default_factory=dict)
 
     @property
     def total_tokens(self) -> int:

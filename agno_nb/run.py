@@ -24,7 +24,7 @@ def _ts(value: str | None) -> datetime | None:
 
 
 class RunStatus(StrEnum):
-    """The states of a run (see ARCHITECTURE.md): compares equal to its string value."""
+    """The states of a run (see docs/architecture.md): compares equal to its string value."""
 
     RUNNING = "running"
     PAUSED = "paused"
@@ -126,10 +126,6 @@ class RunOutput:
         if self.finished_at is None:
             return None
         return (self.finished_at - self.created_at).total_seconds() * 1000
-
-    @property
-    def is_paused(self) -> bool:
-        return self.status == RunStatus.PAUSED
 
     @property
     def pending_tool_calls(self) -> list[ToolExecution]:

@@ -5,13 +5,16 @@ comes from the type hints and the docstring (Google, NumPy or reST ``Args`` sect
 pydantic; the same pydantic model validates the model's arguments before the call. A first
 parameter annotated ``RunContext`` receives the run's ids and the agent, and is not shown
 to the model. The schema is built on first use, so defining tools stays cheap.
+
+Sync tools run in worker threads (``tool_threads()`` at once, 32 by default;
+``agno_nb._tool_threads``), a call may have a ``timeout`` (``agno_nb._calls``), and
+results are made strict JSON (``agno_nb._tool_json``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
-import json
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,11 +28,12 @@ from typing import (
     runtime_checkable,
 )
 
+from agno_nb._tool_threads import in_tool_thread, set_tool_threads, tool_threads
+
 if TYPE_CHECKING:
     from pydantic import BaseModel
     from typing_extensions import TypeIs
 
-    from agno_nb.agent import Agent
     from agno_nb.approvals import ApprovalSpec
 
 __all__ = [
@@ -37,8 +41,12 @@ __all__ = [
     "Tool",
     "ToolArgumentsError",
     "ToolDefinition",
+    "ToolResultError",
+    "ToolTimeoutError",
     "Toolset",
+    "set_tool_threads",
     "tool",
+    "tool_threads",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,12 +57,14 @@ ProgressCallback = Callable[[float, "float | None", "str | None"], None]
 
 @dataclass(slots=True, frozen=True)
 class RunContext:
-    """What a tool may know about the run that calls it."""
+    """What a tool may know about the run that calls it: its ids and the agent's (never
+    the agent itself: a run reads a fixed spec, and a tool cannot change it)."""
 
     run_id: str
     session_id: str
     user_id: str
-    agent: Agent
+    agent_id: str
+    agent_name: str
     on_progress: ProgressCallback | None = None
 
     def report_progress(
@@ -79,7 +89,7 @@ class Toolset(Protocol):
 
 def is_toolset(spec: object) -> TypeIs[Toolset]:
     """``isinstance(spec, Toolset)``, at the cost of one attribute lookup (a runtime
-    protocol check costs about 8 µs, and a run asks once per tool)."""
+    protocol check costs far more, and a run asks once per tool)."""
     return hasattr(spec, "get_tools")
 
 
@@ -94,6 +104,25 @@ class ToolDefinition:
 
 class ToolArgumentsError(ValueError):
     """The model's arguments do not fit the tool's schema (sent back to the model)."""
+
+
+class ToolResultError(ValueError):
+    """The tool returned a value that cannot be made JSON (sent back to the model)."""
+
+
+class ToolTimeoutError(TimeoutError):
+    """The call ran over its timeout (sent back to the model)."""
+
+
+def check_timeout(timeout: float | None, what: str) -> float | None:
+    """``timeout`` as float seconds, or None (no limit); ``ConfigError`` if not > 0."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        from agno_nb.exceptions import ConfigError
+
+        raise ConfigError(f"{what} must be a positive number of seconds or None, not {timeout!r}")
+    return float(timeout)
 
 
 def _strip_titles(schema: Any) -> Any:
@@ -126,6 +155,7 @@ class Tool:
         "name",
         "reports_progress",
         "takes_ctx",
+        "timeout",
     )
 
     def __init__(
@@ -138,6 +168,7 @@ class Tool:
         input_schema: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         reports_progress: bool = False,
+        timeout: float | None = None,
     ) -> None:
         self.function = function
         self.name = name or function.__name__
@@ -147,6 +178,8 @@ class Tool:
         self.takes_ctx = _first_param_is_context(function)
         self.metadata = metadata or {}
         self.reports_progress = reports_progress
+        #: seconds a call may take (None: the agent's ``tool_timeout``)
+        self.timeout = check_timeout(timeout, f"tool {self.name!r}: timeout")
         self._args_model: type[BaseModel] | None = None
         self._definition: ToolDefinition | None = None
         if input_schema is not None:  # the schema is given (MCP): the server validates
@@ -217,10 +250,17 @@ class Tool:
         return {name: getattr(model, name) for name in type(model).model_fields}
 
     async def call(self, args: dict[str, Any], ctx: RunContext) -> Any:
-        """Validate ``args`` and call the function (awaiting it if async)."""
+        """Validate ``args`` and call the function: awaited if async, in a tool thread if
+        not (no timeout here: the run loop applies it)."""
         kwargs = self.validate(args)
-        result = self.function(ctx, **kwargs) if self.takes_ctx else self.function(**kwargs)
-        if self.is_async or inspect.isawaitable(result):
+        function = self.function
+        if self.is_async:
+            return await (function(ctx, **kwargs) if self.takes_ctx else function(**kwargs))
+        if self.takes_ctx:
+            result = await in_tool_thread(function, ctx, **kwargs)
+        else:
+            result = await in_tool_thread(function, **kwargs)
+        if inspect.isawaitable(result):  # a sync function that returned a coroutine
             result = await result
         return result
 
@@ -255,7 +295,11 @@ def tool(function: F, /) -> Tool: ...
 
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None, approval: ApprovalSpec = None
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    approval: ApprovalSpec = None,
+    timeout: float | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -266,16 +310,19 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     approval: ApprovalSpec = None,
+    timeout: float | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
-    """Make a function a tool: ``@tool`` or ``@tool(approval="required")``.
+    """Make a function a tool: ``@tool`` or ``@tool(approval="required", timeout=30)``.
 
     ``approval`` is ``None`` (runs automatically), ``"required"`` (any authorised person
     approves), a role name such as ``"admin"``, an ``Approval(...)``, or a callable that
-    gets the ``ToolCall`` and returns one of those.
+    gets the ``ToolCall`` and returns one of those. ``timeout`` (seconds) bounds each call;
+    None takes the agent's ``tool_timeout``. A call that runs over goes back to the model
+    as a tool error; an async tool is cancelled, a sync one abandoned in its thread.
     """
 
     def wrap(fn: Callable[..., Any]) -> Tool:
-        return Tool(fn, name=name, description=description, approval=approval)
+        return Tool(fn, name=name, description=description, approval=approval, timeout=timeout)
 
     return wrap(function) if function is not None else wrap
 
@@ -298,16 +345,3 @@ def as_tool(obj: Tool | Callable[..., Any]) -> Tool:
         with contextlib.suppress(TypeError):
             _plain_tools[obj] = made
         return made
-
-
-def result_to_content(result: Any) -> Any:
-    """A tool's return value as JSON-able data, as kept in the run."""
-    if hasattr(result, "model_dump"):
-        return result.model_dump(mode="json")
-    if result is None or isinstance(result, str | int | float | bool | list | dict):
-        return result
-    try:
-        json.dumps(result)
-    except TypeError:
-        return str(result)
-    return result

@@ -1,12 +1,12 @@
 """The span recorder: one span per run, model call, tool call and approval wait.
 
 A ``RunTrace`` watches the events of one run (``observe``), builds each finished span as
-one plain tuple (``SpanRow``, fields in ``SPAN_FIELDS`` order) and, when the run ends or
-pauses, hands its rows to the sinks in one call: the store (``record_spans``, written in
-batches by the store thread) and, if configured, the OTLP exporter. Nothing here imports
-pandas, pyarrow or duckdb.
+one plain tuple (``SpanRow``, fields in ``SPAN_FIELDS`` order: the schema is in
+``agno_nb.spans``) and, when the run ends or pauses, hands its rows to the sinks in one
+call: the store (``Store.record_spans``, written in batches by the store thread) and, if
+configured, the OTLP exporter. Nothing here imports pandas, pyarrow or duckdb.
 
-Spans carry OpenInference names (``openinference_attributes`` maps a row to them). A run
+Spans carry OpenInference names (``spans.openinference_attributes`` maps a row to them). A run
 that pauses and is continued later, in any process, stays one trace: its ``trace_id`` and
 root span id are stored on the run row. The root (AGENT) span covers the whole run and is
 written once the run is over; model (LLM) and tool (TOOL) spans are written at the end of
@@ -17,70 +17,29 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import time
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from agno_nb import events as ev
 from agno_nb._scrub import current, remember_secret
 from agno_nb.pricing import cost
+from agno_nb.spans import SpanRow, new_span_id, new_trace_id, ns_of
 
 if TYPE_CHECKING:
-    from agno_nb.agent import Agent
+    from agno_nb._runspec import RunSpec
     from agno_nb.messages import Message
     from agno_nb.run import RunOutput
-    from agno_nb.storage import Store
 
-__all__ = [
-    "SPAN_FIELDS",
-    "RunTrace",
-    "SpanRow",
-    "Tracing",
-    "flush_exports",
-    "new_span_id",
-    "new_trace_id",
-    "ns_of",
-    "openinference_attributes",
-    "otlp_endpoint",
-    "start_trace",
-]
+__all__ = ["RunTrace", "Tracing", "flush_exports", "otlp_endpoint", "start_trace"]
 
 Tracing = bool | Literal["otlp"]
-SpanRow = tuple[Any, ...]
-"""One finished span: the values of ``SPAN_FIELDS``; ``extra`` is JSON text or None."""
 Sink = Callable[[list[SpanRow]], None]
-
-SPAN_FIELDS = (
-    "trace_id", "span_id", "parent_span_id", "name", "kind", "start_ns", "end_ns", "status",
-    "status_message", "run_id", "session_id", "user_id", "agent_id", "model", "tool_name",
-    "prompt_tokens", "completion_tokens", "cache_read_tokens", "cache_write_tokens",
-    "cost_prompt_usd", "cost_completion_usd", "cost_usd", "input_value", "output_value",
-    "error_type", "extra",
-)  # fmt: skip
-"""The fields of a ``SpanRow``; the store's ``spans`` columns follow them."""
 
 MAX_VALUE = 8000
 """input.value / output.value longer than this are cut (with a note of the full length)."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UNDER_ROOT = "\0"  # the default parent: the run's root span
-_rand = random.Random()
-
-
-def new_trace_id() -> str:
-    return f"{_rand.getrandbits(128) or 1:032x}"
-
-
-def new_span_id() -> str:
-    return f"{_rand.getrandbits(64) or 1:016x}"
-
-
-def ns_of(at: datetime) -> int:
-    """``at`` in nanoseconds since the epoch (exact, unlike ``timestamp()``)."""
-    delta = at - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
 def _cut(text: str) -> str:
@@ -144,15 +103,14 @@ def _warn_once(message: str) -> None:
         logging.getLogger("agno_nb.tracing").warning(message)
 
 
-def start_trace(agent: Agent, run: RunOutput, store: Store | None) -> RunTrace | None:
+def start_trace(spec: RunSpec, run: RunOutput) -> RunTrace | None:
     """The trace of one run segment, or None when nothing would receive its spans."""
-    tracing: Tracing = agent.tracing
+    tracing: Tracing = spec.tracing
     if not tracing:
         return None
     sinks: list[Sink] = []
-    record = getattr(store, "record_spans", None)
-    if record is not None:
-        sinks.append(record)
+    if spec.store is not None:
+        sinks.append(spec.store.record_spans)
     endpoint = otlp_endpoint(tracing)
     if endpoint is not None:
         from agno_nb._otlp import exporter
@@ -167,21 +125,22 @@ def start_trace(agent: Agent, run: RunOutput, store: Store | None) -> RunTrace |
                        "exporter is not installed: pip install 'agno-nb[otel]'")  # fmt: skip
     if not sinks:
         return None
-    remember_secret(getattr(agent.model, "_api_key", None))
-    return RunTrace(agent, run, sinks)
+    for secret in spec.model.secrets():
+        remember_secret(secret)
+    return RunTrace(spec, run, sinks)
 
 
 class RunTrace:
     """The spans of one run segment (start or continue to pause or end)."""
 
-    __slots__ = ("_agent", "_ended", "_llm", "_rows", "_run", "_scrub", "_sinks", "_tools")
+    __slots__ = ("_ended", "_llm", "_rows", "_run", "_scrub", "_sinks", "_spec", "_tools")
 
-    def __init__(self, agent: Agent, run: RunOutput, sinks: list[Sink]) -> None:
+    def __init__(self, spec: RunSpec, run: RunOutput, sinks: list[Sink]) -> None:
         if run.trace_id is None:
             run.trace_id = new_trace_id()
         if run.root_span_id is None:
             run.root_span_id = new_span_id()
-        self._agent = agent
+        self._spec = spec
         self._run = run
         self._sinks = sinks
         self._scrub = current().text
@@ -253,7 +212,7 @@ class RunTrace:
             return
         start = started[0]
         extra: dict[str, Any] = {}
-        tool = self._agent.tools_by_name.get(execution.name)
+        tool = self._spec.tools_by_name.get(execution.name)
         if tool is not None and tool.metadata:
             extra.update({f"tool.metadata.{k}": v for k, v in tool.metadata.items()})
         if execution.approval_id:
@@ -300,8 +259,8 @@ class RunTrace:
         if self._llm is not None:
             (start, inp), self._llm = self._llm, None
             self._row(
-                new_span_id(), f"chat {self._agent.model.id}", "LLM", start, time.time_ns(),
-                "ERROR", event.error, model=self._agent.model.id, inp=inp,
+                new_span_id(), f"chat {self._spec.model.id}", "LLM", start, time.time_ns(),
+                "ERROR", event.error, model=self._spec.model.id, inp=inp,
                 error_type=type(exc).__name__ if exc is not None else event.error_type,
             )  # fmt: skip
         self._end_root()
@@ -354,28 +313,3 @@ _HANDLERS: dict[type, Callable[[RunTrace, Any], None]] = {
     ev.RunCompleted: RunTrace._completed,
     ev.RunError: RunTrace._failed,
 }
-
-
-def openinference_attributes(row: Sequence[Any], extra: dict[str, Any] | None) -> dict[str, Any]:
-    """The OpenInference attributes of a span row (None values left out)."""
-    (_, _, _, _, kind, _, _, status, message, _, session_id, user_id, _, model, tool,
-     pt, ct, cr, cw, cp, cc, total, inp, out, error_type, _) = row  # fmt: skip
-    attrs: dict[str, Any] = {
-        "openinference.span.kind": kind, "session.id": session_id, "user.id": user_id,
-        "llm.model_name": model, "tool.name": tool, "input.value": inp, "output.value": out,
-        "llm.token_count.prompt": pt, "llm.token_count.completion": ct,
-        "llm.token_count.total": None if pt is None else pt + (ct or 0),
-        "llm.token_count.prompt_details.cache_read": cr,
-        "llm.token_count.prompt_details.cache_write": cw,
-        "llm.cost.prompt": cp, "llm.cost.completion": cc, "llm.cost.total": total,
-    }  # fmt: skip
-    if kind == "TOOL":
-        attrs["tool.parameters"] = inp
-    elif kind == "AGENT":
-        attrs["agent.name"] = row[3].removeprefix("invoke_agent ")
-    if status == "ERROR":
-        attrs["exception.type"] = error_type
-        attrs["exception.message"] = message
-    if extra:
-        attrs.update(extra)
-    return {k: v for k, v in attrs.items() if v is not None}

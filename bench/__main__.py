@@ -30,6 +30,7 @@ SECTIONS: dict[str, str] = {
     "approvals": "bench.approvals:decision_latency",
     "service": "bench.service:service",
     "tracing": "bench.tracing:tracing",
+    "crash": "bench.crash:crash_loss",
 }
 
 SectionFn = Callable[[Context], Section]

@@ -50,7 +50,7 @@ _SHAPE = (
 
 def _rows(runs: int) -> list[list[tuple[Any, ...]]]:
     """``runs`` runs' span rows, as the recorder hands them over (one list per run)."""
-    from agno_nb.tracing import new_span_id, new_trace_id
+    from agno_nb.spans import new_span_id, new_trace_id
 
     start = time.time_ns()
     out = []

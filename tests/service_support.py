@@ -57,10 +57,11 @@ def sse(text: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 @asynccontextmanager
-async def client_for(app: Any) -> AsyncIterator[httpx2.AsyncClient]:
-    """An HTTP client bound to ``app`` in process, its lifespan running."""
+async def client_for(app: Any, *, raise_errors: bool = True) -> AsyncIterator[httpx2.AsyncClient]:
+    """An HTTP client bound to ``app`` in process, its lifespan running (``raise_errors``
+    false: an exception in the app is the 500 a server would answer, not raised here)."""
     async with app.router.lifespan_context(app):
-        transport = httpx2.ASGITransport(app=app)
+        transport = httpx2.ASGITransport(app=app, raise_app_exceptions=raise_errors)
         async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             yield client
 

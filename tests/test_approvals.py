@@ -18,6 +18,7 @@ from agno_nb.exceptions import (
     ApprovalNotFoundError,
     ApprovalPermissionError,
     ConfigError,
+    RunNotFoundError,
     RunStateError,
 )
 from agno_nb.messages import Message, ToolCallPart, ToolResultPart
@@ -342,3 +343,38 @@ def test_approval_events_serialise(db_path: str) -> None:
     paused = events[-1].to_dict()
     assert paused["status"] == "PAUSED" and paused["tools"][0]["name"] == "refund"
     json.dumps(paused)
+
+
+def test_agent_get_run_loads_a_paused_run_with_its_approvals_in_another_process(
+    db_path: str,
+) -> None:
+    import subprocess
+    import sys
+
+    run = build(db_path).run("Refund order 42 and delete customer 7", user_id="ana")
+    build(db_path).store.close()  # type: ignore[union-attr]
+    script = (
+        "import json, sys\nfrom tests.approval_agent import build\n"
+        "agent = build(sys.argv[1])\nrun = agent.get_run(sys.argv[2])\n"
+        "print(json.dumps([run.status, [(a.tool_name, a.status) for a in run.approvals]]))\n"
+        "agent.store.close()\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", script, db_path, run.run_id],
+        capture_output=True, text=True, cwd=root, timeout=60, check=True,
+    )  # fmt: skip
+    status, approvals = json.loads(out.stdout)
+    assert status == "paused"
+    assert approvals == [["refund", "pending"], ["delete_customer", "pending"]]
+
+
+async def test_agent_get_run_refuses_unknown_runs_and_other_agents_runs(db_path: str) -> None:
+    support = build(db_path)
+    run = support.run("Refund order 42", user_id="ana")
+    assert (await support.aget_run(run.run_id)).approvals[0].tool_name == "refund"
+    other = Agent("other", model=_count_model_calls()[0], db=db_path)
+    with pytest.raises(RunNotFoundError, match=r"no run .* of agent 'other'"):
+        other.get_run(run.run_id)
+    with pytest.raises(RunNotFoundError):
+        support.get_run("run_nope")

@@ -103,6 +103,9 @@ def test_approve_in_the_browser_continues_the_run_in_the_same_output(
     completed = output.locator(".agno-footer").filter(has_text="completed")
     completed.first.wait_for(timeout=30_000)  # the footer follows the last text update
     assert completed.count() == 1
+    # the continuation's footer took the place of the paused one: one footer, at the end
+    assert output.locator(".agno-footer").count() == 1
+    assert not output.get_by_text("paused: 1 approval to decide").is_visible()
     assert output.get_by_role("button", name="Reject").is_disabled()
     shoot(page, output, "approved")
     page.close()
@@ -121,5 +124,7 @@ def test_reject_with_a_reason_shows_the_models_reply_in_the_same_output(
     reply = output.locator(".jp-RenderedMarkdown").filter(has_text="I could not run")
     assert "not approved (rejected by root: it was refunded last week)" in reply.inner_text()
     assert output.get_by_role("button", name="Approve").is_disabled()
+    output.locator(".agno-footer").filter(has_text="completed").wait_for(timeout=30_000)
+    assert output.locator(".agno-footer").count() == 1  # the paused footer was replaced
     shoot(page, output, "rejected")
     page.close()

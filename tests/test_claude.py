@@ -282,3 +282,49 @@ def test_malformed_stream_events_are_a_clear_model_error(path: str, detail: str)
     message = str(err.value)
     assert "m: the stream sent a malformed 'content_block_start' event" in message
     assert detail in message and not isinstance(err.value, ModelAPIError)
+
+
+def test_an_injected_client_runs_an_agent_in_process_without_a_socket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    import anthropic
+    import httpx2
+
+    def no_socket(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a socket was opened")
+
+    monkeypatch.setattr(socket.socket, "connect", no_socket)
+    monkeypatch.setattr(socket, "create_connection", no_socket)
+    fake = FakeAnthropic(
+        [Turn.tool_call("lookup_order", {"order_id": "42"}), Turn.text("42 has shipped.")]
+    )
+    transport = httpx2.ASGITransport(app=fake.app)
+    client = anthropic.AsyncAnthropic(
+        api_key="sk-injected", max_retries=0, http_client=httpx2.AsyncClient(transport=transport)
+    )  # no ANTHROPIC_API_KEY in the environment (conftest), and its base URL is closed
+    agent = Agent("support", model=Claude(client=client), tools=[lookup_order], db=False)
+    run = agent.run("Where is order 42?")
+    assert run.status == "completed" and run.content == "42 has shipped."
+    assert [(t.name, t.status, t.result) for t in run.tool_calls] == [
+        ("lookup_order", "completed", {"id": "42", "status": "shipped"})
+    ]
+    first, second = fake.requests
+    assert first.headers["authorization"] == "Bearer sk-injected"
+    assert second.messages[-1]["content"][0]["type"] == "tool_result"
+
+
+def test_an_injected_client_refuses_a_key_or_url_and_is_not_written_as_yaml() -> None:
+    import anthropic
+
+    from agno_nb.exceptions import ConfigError
+
+    client = anthropic.AsyncAnthropic(api_key="sk-injected")
+    with pytest.raises(ConfigError, match="uses the client's own key and URL"):
+        Claude(client=client, api_key="sk-other")
+    with pytest.raises(ConfigError, match="uses the client's own key and URL"):
+        Claude(client=client, base_url="http://127.0.0.1:9")
+    body = Agent("a", model=Claude("claude-haiku-4-5", client=client), db=False).to_yaml()
+    assert body.startswith("# left out (secrets; set them again): model.client")
+    assert "sk-injected" not in body and "model: anthropic:claude-haiku-4-5" in body

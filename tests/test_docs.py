@@ -44,10 +44,38 @@ def test_the_readme_first_screen_has_the_two_commands_then_the_example() -> None
     assert len(_python_blocks(README)[0].splitlines()) <= 22
 
 
+def test_the_readme_in_process_claude_example_runs_without_a_socket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    def no_socket(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a socket was opened")
+
+    monkeypatch.setattr(socket.socket, "connect", no_socket)
+    (block,) = [b for b in _python_blocks(README) if "ASGITransport" in b]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(block, "README.md", "exec"), {})
+    assert out.getvalue() == "Order 42 has shipped.\n"
+
+
 def test_exported_members_match_all() -> None:
     assert sorted(dir(agno_nb)) == sorted(agno_nb.__all__)
     for name in agno_nb.__all__:
         assert getattr(agno_nb, name) is not None
+
+
+def test_every_exception_of_the_tree_and_the_public_seams_are_exported() -> None:
+    from agno_nb.models import ModelRequest, ModelResponse
+    from agno_nb.storage import Store
+    from agno_nb.tools import Toolset
+
+    for name in exceptions.__all__:
+        assert getattr(agno_nb, name) is getattr(exceptions, name)
+    assert (agno_nb.Store, agno_nb.Toolset) == (Store, Toolset)
+    assert (agno_nb.ModelRequest, agno_nb.ModelResponse) == (ModelRequest, ModelResponse)
+    assert callable(agno_nb.Agent.from_yaml) and callable(agno_nb.Agent.use_store)
 
 
 def test_every_exception_is_documented_in_the_readme_and_the_tree() -> None:

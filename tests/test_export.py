@@ -177,7 +177,8 @@ def test_an_agent_defined_with_agent_def_exports_as_python(tmp_path: Path) -> No
     result = export_notebook(path, "support", tmp_path / "out", verify=False)
     code = (tmp_path / "out" / "agent.py").read_text()
     assert result.cells == ["cell 1 [c0]", "cell 2 [c1]"]
-    assert "support = agent_from_yaml(" in code and "tools: [lookup_order]" in code
+    assert "support = agno_nb.Agent.from_yaml(" in code and "tools: [lookup_order]" in code
+    assert "agno_nb._" not in code  # generated code uses only the public API
     namespace: dict[str, Any] = {}
     exec(compile(code, "agent.py", "exec"), namespace)
     assert [t.name for t in namespace["support"].tools] == ["lookup_order"]
@@ -233,3 +234,17 @@ def test_agent_export_is_a_magic_of_the_extension(tmp_path: Path) -> None:
     assert result.files and (out / "app.py").exists()
     with pytest.raises(UsageError, match="cannot export 'billing'"):
         shell.run_line_magic("agent_export", f"billing {tmp_path / 'x'} --notebook {SUPPORT}")
+
+
+def test_a_syntax_error_in_the_agent_cell_is_reported_first(tmp_path: Path) -> None:
+    broken = "%load_ext agno_nb.jupyter\n" + AGENT.replace("])\n", "]\nprint(support)\n")
+    path = notebook(tmp_path, IMPORTS + TOOLS, broken, "%agent support hi\n")
+    problems = refusal(path, "support", tmp_path / "out")
+    first = problems[0]
+    assert first.startswith("cell 2 [c1] is not valid Python (line 2: "), problems
+    assert "never closed" in first or "invalid syntax" in first, first
+    assert "no cell defines an agent" not in first
+    compiles = notebook(tmp_path, IMPORTS + TOOLS, AGENT, "x = (\n", name="ok.ipynb")
+    assert export_notebook(compiles, "support", tmp_path / "ok", verify=False).cells == [
+        "cell 1 [c0]", "cell 2 [c1]"
+    ]  # fmt: skip

@@ -264,13 +264,11 @@ def test_agent_def_errors_give_the_cell_line_and_key(ip: Any) -> None:
 
 
 def test_agent_def_round_trips_through_to_yaml(ip: Any) -> None:
-    from agno_nb._yaml import agent_to_yaml
-
     agent = ip.user_ns["support"]
-    body = agent_to_yaml(agent)
+    body = agent.to_yaml()
     run(ip, "%%agent_def copy\n" + body)
     copy = ip.user_ns.pop("copy")
-    assert agent_to_yaml(copy) == body
+    assert copy.to_yaml() == body
     assert copy.model.base_url == agent.model.base_url
     assert [t.name for t in copy.tools] == [t.name for t in agent.tools]
 
@@ -284,7 +282,7 @@ def test_rich_displays_are_registered_by_name(ip: Any) -> None:
     (approval,) = ip.user_ns["out"].approvals
     data, _ = ip.display_formatter.format(approval)
     assert "Approval apr_" in data["text/html"] and "refund(" in data["text/html"]
-    assert "needs: required" in data["text/plain"] and "status: pending" in data["text/plain"]
+    assert "needs: approval" in data["text/plain"] and "status: pending" in data["text/plain"]
     data, _ = ip.display_formatter.format(ip.user_ns["support"])
     assert "refund (required)" in data["text/html"]
     assert "delete_customer (admin)" in data["text/plain"]

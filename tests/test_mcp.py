@@ -22,7 +22,7 @@ from agno_nb.events import RunEvent, ToolCallError, ToolCallProgress
 from agno_nb.exceptions import ConfigError, MCPError
 from agno_nb.mcp import MCPTools
 from agno_nb.messages import Message, ToolCallPart
-from agno_nb.models.anthropic import _tool_result_content
+from agno_nb.models._anthropic_messages import _tool_result_content
 from agno_nb.models.function import AgentInfo
 
 PNG = base64.b64decode(
@@ -341,6 +341,24 @@ async def test_a_server_that_cannot_start_fails_the_run_clearly() -> None:
     agent = Agent("t", model=calls_then_answer(), tools=[broken], db=False)
     with pytest.raises(MCPError, match=r"cannot connect to MCP server 'ghost' \(stdio: /nonex"):
         await agent.arun("go")
+
+
+async def test_a_command_and_args_given_as_paths_start_the_server() -> None:
+    """``Path`` objects (what a notebook gets from ``Path(...) / "bin"``) are accepted for
+    the program and its arguments, and a bad type is a clear ConfigError, not an MCPError
+    at the first run."""
+    server_py = Path(__file__).with_name("mcp_test_server.py")
+    crashy = MCPTools(Path(sys.executable), args=[server_py], name="crashy")
+    assert (crashy.command, crashy.args) == (sys.executable, [str(server_py)])
+    assert crashy.metadata["mcp.command"] == sys.executable
+    try:
+        assert "pid" in [t.name for t in await crashy.get_tools()]
+    finally:
+        await crashy.close()
+    with pytest.raises(ConfigError, match=r"command= must be a str or an os.PathLike, not int"):
+        MCPTools(3)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"args\[1\] must be a str or an os.PathLike"):
+        MCPTools("x", args=["-v", 2])  # type: ignore[list-item]
 
 
 def test_importing_agno_nb_and_creating_mcptools_does_not_import_mcp() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from agno_nb.cli import build_parser
 from agno_nb.jupyter._ipython import parser_of
 from agno_nb.jupyter.magics import AgentMagics
+from agno_nb.jupyter.resume import ResumeMagics
 from agno_nb.jupyter.store_magics import StoreMagics
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "notebook.md").read_text()
@@ -19,6 +20,7 @@ MAGICS = {
     "agent_traces": StoreMagics.agent_traces,
     "agent_approvals": StoreMagics.agent_approvals,
     "agent_sql": StoreMagics.agent_sql,
+    "agent_resume": ResumeMagics.agent_resume,
 }
 
 

@@ -69,7 +69,11 @@ def test_quickstart_runs_offline_and_its_refund_continues_after_approval(
     paused = cells[3]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
                for o in paused.outputs)  # fmt: skip
-    assert "paused: 1 approval to decide" in texts(paused)
+    # the continuation's footer took the place of the paused one; the widget's text form
+    # (what the saved notebook keeps) says where the run went
+    assert "paused: 1 approval to decide" not in texts(paused)
+    assert "— completed · claude-haiku-4-5 · " in texts(paused)
+    assert "continued here, completed" in texts(paused)
     assert texts(cells[4]).strip() == "completed"
     assert texts(cells[5]).startswith("completed\nHere is what I found:")
     assert "refunded 30.00 on order 42" in texts(cells[5])
@@ -92,3 +96,8 @@ def test_approvals_notebook_covers_roles_edits_other_processes_and_rejections(
     assert "rejected by alice: customers are never deleted by chat" in out
     assert "late deliveries get a voucher, not a refund" in out
     assert "0 pending approvals" in out
+    assert 'before approval: {"order_id": "42", "amount": 25.0}' in out  # JSON, not repr
+    printed = "".join(
+        o.text for c in code_cells(nb) for o in c.outputs if o.output_type == "stream"
+    )
+    assert "<span" not in printed and "<b>" not in printed  # widget states, not their HTML

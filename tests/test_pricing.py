@@ -21,6 +21,12 @@ from agno_nb.pricing import PRICES, Price, cost, price_for, register
         ("claude-3-5-haiku-20241022", 0.8, 4.0),
         ("claude-3-opus-20240229", 15.0, 75.0),
         ("claude-3-haiku-20240307", 0.25, 1.25),
+        ("claude-sonnet-4-6", 3.0, 15.0),
+        ("claude-opus-4-6", 5.0, 25.0),
+        ("claude-opus-5-5", 4.0, 20.0),
+        ("claude-sonnet-5-5", 2.0, 10.0),
+        ("claude-fable-5-2", 8.0, 40.0),
+        ("claude-haiku-5-5", 0.1, 0.5),
     ],
 )
 def test_known_models_and_their_dated_ids_are_priced(
@@ -32,7 +38,7 @@ def test_known_models_and_their_dated_ids_are_priced(
 
 @pytest.mark.parametrize(
     "model",
-    [None, "", "claude-sonnet-4-6", "claude-opus-5", "claude-sonnet-4-5-v2", "claude-fake-1",
+    [None, "", "claude-sonnet-4-7", "claude-opus-6", "claude-sonnet-4-5-v2", "claude-fake-1",
      "anthropic.claude-3-5-sonnet-20240620-v1:0", "gpt-4o", "claude-sonnet-4-5-2025"],
 )  # fmt: skip
 def test_an_unknown_model_has_no_price(model: str | None) -> None:
@@ -51,17 +57,25 @@ def test_cache_reads_and_writes_are_priced_apart_from_input() -> None:
     assert found.total == pytest.approx(6.6)
 
 
+#: cache reads below Anthropic's usual 0.1x input (the price list says so per model)
+CHEAPER_CACHE_READS = {
+    "claude-opus-5-5": 0.05, "claude-sonnet-5-5": 0.05, "claude-fable-5-1": 0.025,
+    "claude-mythos-5-1": 0.025, "claude-fable-5-2": 0.025, "claude-mythos-5-2": 0.025,
+}  # fmt: skip
+
+
 def test_every_price_has_cache_rates_that_follow_anthropic_multipliers() -> None:
     for model, price in PRICES.items():
         if model != "claude-3-haiku":
-            assert price.cache_read == pytest.approx(price.input * 0.1), model
+            read = CHEAPER_CACHE_READS.get(model, 0.1)
+            assert price.cache_read == pytest.approx(price.input * read), model
             assert price.cache_write == pytest.approx(price.input * 1.25), model
         assert price.output > price.input > 0
 
 
 def test_register_adds_a_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert price_for("claude-sonnet-4-6") is None
+    assert price_for("claude-sonnet-6") is None
     monkeypatch.setattr(pricing, "PRICES", dict(PRICES))  # both restored after the test
     monkeypatch.setattr(pricing, "_cache", {})
-    register("claude-sonnet-4-6", Price(3.0, 15.0, 0.3, 3.75))
-    assert price_for("claude-sonnet-4-6-20260101") == Price(3.0, 15.0, 0.3, 3.75)
+    register("claude-sonnet-6", Price(3.0, 15.0, 0.3, 3.75))
+    assert price_for("claude-sonnet-6-20270101") == Price(3.0, 15.0, 0.3, 3.75)

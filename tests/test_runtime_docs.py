@@ -7,8 +7,9 @@ import argparse
 import re
 from pathlib import Path
 
+from agno_nb.export.command import add_export_arguments
 from agno_nb.runtime import create_app
-from agno_nb.runtime.cli import add_export_arguments, add_serve_arguments
+from agno_nb.runtime.serve import add_serve_arguments
 from tests.approval_agent import build
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,9 +1,11 @@
-"""Identity, isolation and roles in the service; auth sources; fuzzing for 5xx."""
+"""Identity, isolation and roles in the service; auth sources; fuzzing (and hostile
+bodies) for 5xx."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from agno_nb.approvals import Principal
 from agno_nb.exceptions import ConfigError
 from agno_nb.runtime import AuthConfig, JWTConfig, create_app
-from agno_nb.runtime.app import check_exposure
+from agno_nb.runtime.app import DEFAULT_MAX_BODY_BYTES, check_exposure
 from tests.approval_agent import build
 from tests.service_support import ANA, BOB, CARL, KEYS, ROOT_KEY, as_user, client_for, sse
 
@@ -246,7 +248,9 @@ async def test_no_secret_reaches_the_logs_the_store_or_the_traces(
 async def test_fuzzing_the_openapi_schema_gives_no_server_error(tmp_path: Path) -> None:
     """Every operation, 25 generated requests each (bodies, queries, headers), as an admin,
     aimed at the real agent and, every other time, at a real run, session, approval and
-    trace: no answer is a 5xx."""
+    trace; then, on every route with a body, the hostile bodies that generation does not
+    reach (deep nesting, NaN, infinity, half a surrogate pair, too large, JSON nested in a
+    form field): no answer is a 5xx, and every 4xx is valid JSON."""
     import schemathesis
     from hypothesis import HealthCheck, given, settings
     from schemathesis.checks import not_a_server_error
@@ -261,7 +265,7 @@ async def test_fuzzing_the_openapi_schema_gives_no_server_error(tmp_path: Path) 
     statuses: dict[int, int] = {}
     started = time.monotonic()
 
-    def call(case: Any) -> None:
+    def send(case: Any) -> int:
         case.headers = {
             k: v for k, v in (case.headers or {}).items()
             if k.lower() not in ("authorization", "x-api-key")
@@ -269,12 +273,52 @@ async def test_fuzzing_the_openapi_schema_gives_no_server_error(tmp_path: Path) 
         for name in case.path_parameters or {}:
             if name == "agent_id" or len(statuses) % 2:
                 case.path_parameters[name] = real[name]
-        response = case.call_and_validate(headers=as_user(ROOT_KEY), checks=[not_a_server_error])
+        response = case.call_and_validate(
+            headers=as_user(ROOT_KEY), checks=[not_a_server_error, an_error_is_json]
+        )
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+        return int(response.status_code)
 
+    def call(case: Any) -> None:
+        send(case)
+
+    hostile = dict.fromkeys((400, 413, 422), 0)
     for result in schema.get_all_operations():
-        fuzz = given(result.ok().as_strategy())(call)
+        operation = result.ok()
+        fuzz = given(operation.as_strategy())(call)
         settings(max_examples=25, deadline=None, database=None,
                  suppress_health_check=list(HealthCheck))(fuzz)()  # fmt: skip
+        if operation.method.upper() == "POST":
+            ids = {name: real[name] for name in re.findall(r"\{(\w+)\}", operation.path)}
+            for body, media_type in HOSTILE_BODIES:
+                case = operation.Case(body=body, media_type=media_type, path_parameters=ids)
+                code = send(case)
+                assert code in hostile, (operation.label, body[:40], code)
+                hostile[code] += 1
     assert sum(statuses.values()) > 200 and time.monotonic() - started < 60
     assert statuses.get(200, 0) > 50 and not any(code >= 500 for code in statuses)
+    assert all(hostile.values()), hostile  # each refusal was met
+
+
+def an_error_is_json(ctx: Any, response: Any, case: Any) -> None:
+    """A schemathesis check: a 4xx says why in JSON that any parser reads (no NaN)."""
+    if 400 <= response.status_code < 500:
+
+        def refuse(constant: str) -> None:
+            raise AssertionError(f"{constant} in a {response.status_code} answer")
+
+        json.loads(response.content, parse_constant=refuse)
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+HOSTILE_BODIES: list[tuple[Any, str]] = [
+    (DEEP, "application/json"),
+    (b'{"message": ' + DEEP + b', "status": "approved"}', "application/json"),
+    (b'{"message": NaN, "stream": NaN, "status": NaN, "args": {"a": NaN}}', "application/json"),
+    (b'{"message": Infinity, "stream": -Infinity, "status": 1e999}', "application/json"),
+    (b'{"message": "\\ud800", "stream": "\\udc00", "status": "\\ud800"}', "application/json"),
+    (b'{"message": ' + b"9" * 5000 + b"}", "application/json"),
+    (b'{"message": "' + b"x" * DEFAULT_MAX_BODY_BYTES + b'"}', "application/json"),
+    ({"tools": "[" * 40_000 + "]" * 40_000}, "application/x-www-form-urlencoded"),
+    ({"tools": '[{"tool_call_id": "x", "confirmed": NaN}]'}, "multipart/form-data"),
+]

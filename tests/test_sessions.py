@@ -120,6 +120,19 @@ def test_db_none_is_in_memory_and_db_false_is_no_store(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_use_store_hands_the_agent_another_store(tmp_path: Path) -> None:
+    shared = open_store(None)
+    try:
+        agent = _agent(str(tmp_path / "own.duckdb"))
+        agent.use_store(shared)
+        agent.run("one", session_id="s")
+        assert agent.run("two", session_id="s").content == "one / two"
+        assert agent.store is shared and len(shared.list_runs(session_id="s")) == 2
+        assert not (tmp_path / "own.duckdb").exists()
+    finally:
+        shared.close()
+
+
 WORKER = """
 import sys
 from agno_nb import Agent, TestModel

@@ -18,7 +18,8 @@ import pytest
 from agno_nb.exceptions import SessionAccessError
 from agno_nb.run import RunStatus
 from agno_nb.storage import open_store
-from agno_nb.storage._worker import StoreThread, _execute, coalesce_wait
+from agno_nb.storage._batching import MAX_AGE, MAX_BATCH, backlog, coalesce_wait, execute
+from agno_nb.storage._worker import StoreThread
 from agno_nb.storage.duckdb import DuckDBStore
 from tests.test_storage_duckdb import make_run
 
@@ -97,7 +98,7 @@ def test_grouped_jobs_are_one_call_across_independent_jobs_but_not_across_others
         log.append("barrier")
 
     a, b, c = (_Member(n, log, group) for n in "abc")
-    _execute(None, [a, _Spans(log), b, barrier, c], careful=False)  # type: ignore[list-item,arg-type]
+    execute(None, [a, _Spans(log), b, barrier, c], careful=False)  # type: ignore[list-item,arg-type]
     assert log == ["a+b", "spans", "barrier", "c"]
 
 
@@ -217,3 +218,60 @@ def test_claiming_a_new_session_does_not_commit_the_waiting_batch(tmp_path: Path
         store.close()
     with DuckDBStore(tmp_path / "s.duckdb") as again:  # the claim is in the file
         assert again.claim_session("new-session", "ana", "support").user_id == "ana"
+
+
+def test_a_job_queued_while_a_slow_batch_writes_is_committed_within_max_age(
+    thread: StoreThread,
+) -> None:
+    committed: list[float] = []
+    running = threading.Event()
+    thread.flush()
+    thread.write(lambda con: running.set() or time.sleep(0.4), wait=False, label="slow")
+    assert running.wait(5)  # the slow batch is being written; the next one may wait 1 s
+    queued = time.monotonic()
+    thread.write(lambda con: committed.append(time.monotonic()), wait=False, label="b")
+    deadline = time.monotonic() + 5
+    while not committed:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    assert committed[0] - queued <= MAX_AGE  # not the slow write plus a whole wait
+
+
+def test_a_full_batch_is_written_without_waiting_for_company(thread: StoreThread) -> None:
+    ran: list[str] = []
+    thread.flush()
+    thread._write_seconds = 0.04  # as if writing were slow: an 0.8 s wait, or 0.5 s by age
+    started = time.monotonic()
+    for i in range(MAX_BATCH):
+        thread.write(_recorder(ran, str(i)), wait=False, label="w")
+    _wait_for(ran, str(MAX_BATCH - 1))
+    assert time.monotonic() - started < 0.4
+
+
+def test_a_caller_that_queues_faster_than_the_store_writes_waits_for_room(
+    thread: StoreThread,
+) -> None:
+    running, release = threading.Event(), threading.Event()
+    thread.write(lambda con: running.set() or release.wait(10), wait=False, label="stuck")
+    assert running.wait(5)  # the store thread is busy writing
+    thread._backlog = 5  # as if the thread wrote five jobs in half of MAX_AGE
+    queued: list[int] = []
+
+    def producer() -> None:
+        for i in range(10):
+            thread.write(lambda con: None, wait=False, label="w")
+            queued.append(i)
+
+    worker = threading.Thread(target=producer)
+    worker.start()
+    time.sleep(0.3)
+    assert len(queued) == 5  # the sixth save waits for the store thread
+    release.set()
+    worker.join(5)
+    assert len(queued) == 10
+
+
+def test_the_backlog_is_what_the_last_batch_pace_writes_in_half_of_max_age() -> None:
+    assert backlog(1000, 0.05) == 10_000
+    assert backlog(10, 0.05) == 1024  # never below
+    assert backlog(4096, 0.0) > 1_000_000  # an instant batch

@@ -118,7 +118,9 @@ async def test_sync_and_async_tools_and_run_context() -> None:
     run = await agent.arun("go", user_id="ana", session_id="s")
     assert run.status == "completed"
     assert run.content == "fetch:OK:{'key': 'k', 'user': 'ana'} | add:OK:3"
-    assert seen[0].run_id == run.run_id and seen[0].session_id == "s" and seen[0].agent is agent
+    assert seen[0].run_id == run.run_id and seen[0].session_id == "s"
+    assert (seen[0].agent_id, seen[0].agent_name) == ("t", "t")
+    assert not hasattr(seen[0], "agent")  # a tool never gets the mutable agent
     assert [t.result for t in run.tool_calls] == [{"key": "k", "user": "ana"}, 3]
 
 

@@ -110,12 +110,12 @@ def test_a_run_leaves_one_trace_with_a_span_per_model_and_tool_call(
 
 def test_an_unknown_model_costs_null_never_a_guess(fake: FakeAnthropic, db_path: str) -> None:
     fake.reset([Turn.text("hi", input_tokens=10, output_tokens=2)])
-    agent = Agent("a", model=claude(fake), db=db_path)
+    agent = Agent("a", model=claude(fake, "claude-unpriced-1"), db=db_path)
     run = agent.run("go")
     [llm] = rows(agent.store, "SELECT * FROM spans WHERE kind = 'LLM'")
-    assert llm["model"] == "claude-sonnet-4-6" and llm["prompt_tokens"] == 10
+    assert llm["model"] == "claude-unpriced-1" and llm["prompt_tokens"] == 10
     assert (llm["cost_usd"], llm["cost_prompt_usd"]) == (None, None)
-    assert "llm.cost.total" not in oi(agent.store, run.trace_id or "")["chat claude-sonnet-4-6"]
+    assert "llm.cost.total" not in oi(agent.store, run.trace_id or "")["chat claude-unpriced-1"]
 
 
 def test_a_model_error_fails_the_model_span_and_the_run_span(

@@ -40,19 +40,14 @@ def _store(db: DB | None) -> Store:
         raise ConfigError(
             "agno_nb.analytics needs pandas: pip install 'agno-nb[analytics]'"
         ) from exc
-    from agno_nb.storage import Store, default_db, open_store
+    from agno_nb.storage import default_db, open_store
 
-    store = open_store(default_db() if db is None else db)
-    if not hasattr(store, "call"):
-        raise ConfigError(f"{type(store).__name__} cannot run SQL: analytics needs a DuckDBStore")
-    assert isinstance(store, Store)
-    return store
+    return open_store(default_db() if db is None else db)
 
 
 def query(db: DB | None, text: str, params: list[Any] | None = None) -> pd.DataFrame:
-    """Run ``text`` in the store's thread; the result as a DataFrame."""
-    store = _store(db)
-    frame: pd.DataFrame = store.call(  # type: ignore[attr-defined]
+    """Run ``text`` (DuckDB SQL) in the store's thread; the result as a DataFrame."""
+    frame: pd.DataFrame = _store(db).call(
         lambda con: con.execute(text, params or []).df(), parallel=True
     )
     return frame
@@ -135,7 +130,8 @@ def runs(db: DB | None = None, **filters: Any) -> pd.DataFrame:
 
 
 def traces(db: DB | None = None, **filters: Any) -> pd.DataFrame:
-    """One row per trace (= per run): its span counts, time, approval waits and cost.
+    """One row per trace (= per run): its span counts, time, approval waits and cost, and
+    the run's input and answer (``content``: text, or JSON for structured output).
 
     ``active_ms`` is the run's time minus the time spent waiting for approvals. Filters as
     for ``runs``.
@@ -157,7 +153,7 @@ def traces(db: DB | None = None, **filters: Any) -> pd.DataFrame:
             coalesce(sum(s.prompt_tokens), 0)::BIGINT AS prompt_tokens,
             coalesce(sum(s.completion_tokens), 0)::BIGINT AS completion_tokens,
             {_COST} AS cost_usd,
-            r.error_type
+            r.error_type, r.input, r.content ->> '$' AS content
         FROM runs r JOIN spans s ON s.trace_id = r.trace_id{where}
         GROUP BY ALL ORDER BY start_time, s.trace_id""", params)  # fmt: skip
 

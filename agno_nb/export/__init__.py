@@ -10,7 +10,11 @@ it depends on are written to ``OUT/agent.py`` in notebook order, next to ``app.p
 on ``agno_nb.runtime``), pinned ``requirements.txt``, a ``Dockerfile``, a ``README.md``,
 ``.env.example`` and ``tests/test_smoke.py``; then ``app.py`` is imported and the smoke
 test run in fresh processes before success is reported. What cannot be exported raises
-``ExportError`` listing every problem; hard-coded secrets are never copied.
+``ExportError`` listing every problem; hard-coded secrets are never copied: a literal that
+is wholly a credential becomes an ``os.environ`` lookup, and a credential anywhere else in
+the exported cells (a comment, a docstring, part of a string) is refused unless
+``allow_secrets`` names its kind (``"aws"``) or its place (``"3:12"``, cell 3, line 12).
+Nothing is written outside ``OUT`` (``_writer``).
 """
 
 from __future__ import annotations
@@ -65,8 +69,10 @@ def export_notebook(
     *,
     force: bool = False,
     verify: bool = True,
+    allow_secrets: Sequence[str] = (),
 ) -> ExportResult:
-    """Export agent ``agent`` of ``notebook`` into the service folder ``out``."""
+    """Export agent ``agent`` of ``notebook`` into the service folder ``out``;
+    ``allow_secrets``: credential kinds or CELL:LINE places to copy as written."""
     from agno_nb.export._cells import read_notebook
 
     path = Path(notebook)
@@ -76,7 +82,7 @@ def export_notebook(
         raise ExportError([f"cannot read {path}: {exc}"]) from None
     return export_cells(
         cells, agent, out, source=path.name, notebook_dir=path.resolve().parent,
-        force=force, verify=verify,
+        force=force, verify=verify, allow_secrets=allow_secrets,
     )  # fmt: skip
 
 
@@ -89,12 +95,14 @@ def export_cells(
     notebook_dir: Path,
     force: bool = False,
     verify: bool = True,
+    allow_secrets: Sequence[str] = (),
 ) -> ExportResult:
     """``export_notebook`` for cells already read (``_cells.Cell``, or plain sources as in
     a kernel's input history)."""
     from agno_nb import __version__
     from agno_nb.export import _templates as t
     from agno_nb.export._cells import Cell, cells_from_sources
+    from agno_nb.export._credentials import allow_problems
     from agno_nb.export._requirements import requirements_for
     from agno_nb.export._slice import SliceError, slice_cells
     from agno_nb.export._source import render
@@ -102,16 +110,16 @@ def export_cells(
     from agno_nb.export._writer import verify as check
 
     target = Path(out)
-    problem = check_folder(target, force=force)
-    if problem is not None:
-        raise ExportError([problem])
+    problems = allow_problems(allow_secrets) + check_folder(target, force=force)
+    if problems:
+        raise ExportError(problems)
     parsed = [c for c in cells if isinstance(c, Cell)]
     parsed += cells_from_sources([c for c in cells if isinstance(c, str)])
     try:
         sliced = slice_cells(parsed, agent)
     except SliceError as exc:
         raise ExportError(exc.problems) from None
-    module = render(sliced, source)
+    module = render(sliced, source, frozenset(allow_secrets))
     if module.problems:
         raise ExportError(module.problems)
     header = f"# agent {agent!r} exported from {source} by agno-nb {__version__}; pinned here."
@@ -121,7 +129,7 @@ def export_cells(
         agent, agent_id, sliced.variable, source, __version__, requirements.agno_nb_source
     )
     labels = [p.cell.label for p in sliced.cells]
-    warnings = list(sliced.warnings)
+    warnings = [*sliced.warnings, *module.allowed]
     for missing in requirements.missing:
         warnings.append(f"{missing} is imported but not installed here: pin it by hand")
     for secret in module.secrets:

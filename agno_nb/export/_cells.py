@@ -163,8 +163,9 @@ def _agent_def(cell: Cell, variable: str, body: str) -> Cell:
     if '"""' not in body and "\\" not in body:
         text = '"""\\\n' + body + ("" if body.endswith("\n") else "\n") + '"""'
     cell.python = (
-        f"from agno_nb._yaml import agent_from_yaml  # %%agent_def {variable}\n"
-        f"{variable} = agent_from_yaml(\n    {text},\n    globals(),\n    name={variable!r},\n)\n"
+        f"import agno_nb  # %%agent_def {variable}\n"
+        f"{variable} = agno_nb.Agent.from_yaml(\n"
+        f"    {text},\n    globals(),\n    name={variable!r},\n)\n"
     )
     tree = ast.parse(cell.python)
     names = yaml_names(body)

@@ -1,11 +1,13 @@
 """Hard-coded secrets in exported code: find them, never copy them.
 
-A string literal is a secret when it looks like a credential (``sk-ant-...``, ``sk-...``,
-``ghp_...``, ``AKIA...``, a JWT, ...) or when it is assigned, or passed as a keyword, to a
-name like ``API_KEY``, ``GITHUB_TOKEN``, ``client_secret`` or ``password``. Each one is
-replaced by an ``os.environ["NAME"]`` lookup, and NAME goes to ``.env.example``; a
-statement that only puts a literal into ``os.environ`` is left out. Messages name the
-cell, the line and the variable, never the value.
+A string literal is a secret when it is wholly a credential (``sk-ant-...``, ``ghp_...``,
+``AKIA...``, a JWT, ...: the shapes of ``_credentials``) or when it is assigned, or passed
+as a keyword, to a name like ``API_KEY``, ``GITHUB_TOKEN``, ``client_secret`` or
+``password``. Each one is replaced by an ``os.environ["NAME"]`` lookup, and NAME goes to
+``.env.example``; a statement that only puts a literal into ``os.environ`` is left out.
+Messages name the cell, the line and the variable, never the value. A credential that is
+only part of a string, in an f-string, a docstring or a comment is not replaced: the
+scan of ``_credentials`` finds it and the export refuses.
 """
 
 from __future__ import annotations
@@ -14,13 +16,10 @@ import ast
 import re
 from dataclasses import dataclass, field
 
+from agno_nb.export._credentials import whole
+
 __all__ = ["Secret", "SecretScan", "env_name", "scan_secrets"]
 
-_LOOKS_SECRET = re.compile(
-    r"^(sk-ant-[\w-]{16,}|sk-(proj-)?[\w-]{20,}|gh[pousr]_\w{30,}|github_pat_\w{30,}"
-    r"|AKIA[0-9A-Z]{16}|xox[abprs]-[\w-]{10,}|AIza[\w-]{30,}|hf_\w{30,}|glpat-[\w-]{20,}"
-    r"|eyJ[\w-]{10,}\.eyJ[\w-]{10,}\.[\w-]{10,})$"
-)
 _SECRET_NAME = re.compile(
     r"(^|_)(api_?key|apikey|secret|client_secret|token|access_token|auth_token|password"
     r"|passwd|pwd|credentials?)$",
@@ -56,7 +55,6 @@ class Secret:
 @dataclass(slots=True)
 class SecretScan:
     secrets: list[Secret] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -106,15 +104,13 @@ def scan_secrets(statement: ast.stmt, where: str, seen: dict[str, str]) -> Secre
     for node in ast.walk(statement):
         if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
             continue
+        if isinstance(parents.get(id(node)), ast.JoinedStr | ast.Expr):
+            continue  # an f-string part, a docstring: not a value to swap (scan_code refuses)
         value = node.value
         name = _context_name(node, parents)
-        looks = bool(_LOOKS_SECRET.match(value.strip()))
+        looks = whole(value) is not None
         named = name is not None and secret_name(name) and len(value) >= 8 and " " not in value
         if not looks and not named:
-            continue
-        if isinstance(parents.get(id(node)), ast.JoinedStr):
-            scan.problems.append(f"{where}: a hard-coded secret inside an f-string; read it "
-                                 "from os.environ in the notebook and export again")  # fmt: skip
             continue
         env = seen.get(value) or _pick_env(value, name, seen)
         seen[value] = env

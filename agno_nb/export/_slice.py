@@ -139,10 +139,15 @@ def find_agent(cells: list[Cell], name: str) -> tuple[Cell, str]:
 
 def slice_cells(cells: list[Cell], name: str) -> Slice:
     """The cells and statements agent ``name`` needs; raises ``SliceError``."""
-    agent_cell, variable = find_agent(cells, name)
-    broken = [f"{c.label} is not valid Python ({c.error})" for c in cells if c.error]
-    if agent_cell.error:
-        raise SliceError(broken)
+    # a cell that does not parse defines nothing: say so first, the agent may be in it
+    broken = sorted((c for c in cells if c.error), key=lambda c: name not in c.source)
+    invalid = [
+        f"{c.label} is not valid Python ({c.error}): fix it and export again" for c in broken
+    ]
+    try:
+        agent_cell, variable = find_agent(cells, name)
+    except SliceError as exc:
+        raise SliceError([*invalid, *exc.problems]) from None
     needed: dict[int, Cell] = {agent_cell.position: agent_cell}
     problems: list[str] = []
     hidden: dict[str, list[str]] = {}
@@ -167,7 +172,10 @@ def slice_cells(cells: list[Cell], name: str) -> Slice:
     kept = [_prune(needed[p], problems) for p in sorted(needed)]
     _drop_unused_imports(kept)
     if problems:
-        raise SliceError(problems)
+        earlier = [
+            i for c, i in zip(broken, invalid, strict=True) if c.position < agent_cell.position
+        ]
+        raise SliceError([*earlier, *problems] if hidden else problems)
     warnings = _later_changes(cells, agent_cell, variable)
     return Slice(name, variable, agent_cell, kept, warnings)
 

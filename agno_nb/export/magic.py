@@ -3,6 +3,7 @@
 ::
 
     %agent_export support build/support [--force] [--notebook PATH] [--no-verify]
+                                        [--allow-secret KIND|CELL:LINE ...]
 
 The cells come from the notebook file the kernel runs (``--notebook``, else the path
 Jupyter gives the kernel: ``__session__`` / ``$JPY_SESSION_NAME``, or VS Code's
@@ -33,11 +34,13 @@ def parse_line(line: str) -> argparse.Namespace:
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--notebook")
     parser.add_argument("--no-verify", dest="verify", action="store_false")
+    parser.add_argument("--allow-secret", dest="allow_secrets", action="append", default=[])
     try:
         return parser.parse_args(shlex.split(line))
     except (argparse.ArgumentError, SystemExit) as exc:
         raise ValueError(
-            "usage: %agent_export NAME DIR [--force] [--notebook PATH] [--no-verify]"
+            "usage: %agent_export NAME DIR [--force] [--notebook PATH] [--no-verify] "
+            "[--allow-secret KIND|CELL:LINE]"
         ) from exc
 
 
@@ -61,7 +64,10 @@ def run_magic(shell: Any, line: str) -> ExportResult:
     namespace: dict[str, Any] = shell.user_ns
     path = Path(args.notebook) if args.notebook else notebook_path(namespace)
     if path is not None:
-        result = export_notebook(path, args.name, args.out, force=args.force, verify=args.verify)
+        result = export_notebook(
+            path, args.name, args.out, force=args.force, verify=args.verify,
+            allow_secrets=args.allow_secrets,
+        )  # fmt: skip
     else:
         history = [s for s in namespace.get("In", [])[1:] if isinstance(s, str) and s.strip()]
         # drop this very call (and earlier exports) from the history
@@ -69,6 +75,7 @@ def run_magic(shell: Any, line: str) -> ExportResult:
         result = export_cells(
             list(history), args.name, args.out, source="the kernel's input history",
             notebook_dir=Path.cwd(), force=args.force, verify=args.verify,
+            allow_secrets=args.allow_secrets,
         )  # fmt: skip
     print(result.summary())
     return result
@@ -83,11 +90,24 @@ def register(ipython: Any) -> None:
     class ExportMagics(Magics):  # type: ignore[misc,unused-ignore]
         @line_magic  # type: ignore[untyped-decorator,unused-ignore]
         def agent_export(self, line: str) -> ExportResult:
-            """Export an agent of this notebook into a FastAPI service folder::
+            """Usage:
+              %agent_export NAME DIR [--force] [--notebook PATH] [--no-verify]
+                            [--allow-secret KIND|CELL:LINE]
 
-                %agent_export NAME DIR [--force] [--notebook PATH] [--no-verify]
+            Export agent NAME of this notebook into DIR, a FastAPI service folder
+            (agent.py, app.py, requirements.txt, a Dockerfile, a README, a smoke test),
+            then check it in fresh processes. Reads the saved notebook (save first), or
+            the kernel's input history without one.
 
-            Reads the saved notebook (save first), or the input history without one.
+            Options:
+              --force                  overwrite a folder written by an earlier export
+              --notebook PATH          read this notebook file
+              --no-verify              skip the check in fresh processes
+              --allow-secret KIND|CELL:LINE
+                                       a credential-like string that is a published example
+
+            Example:
+              %agent_export support build/support
             """
             try:
                 return run_magic(self.shell, line)
@@ -97,4 +117,8 @@ def register(ipython: Any) -> None:
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
 
-    ipython.register_magics(ExportMagics(ipython))
+    from agno_nb.jupyter._ipython import guard_magics
+
+    magics = ExportMagics(ipython)
+    guard_magics(magics)  # errors in one line and a hint, help as text
+    ipython.register_magics(magics)

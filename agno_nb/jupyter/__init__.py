@@ -2,9 +2,10 @@
 
 Loading registers the magics (``%agent``, ``%%agent``, ``%%agent_def``,
 ``%agent_sessions``, ``%agent_runs``, ``%agent_traces``, ``%agent_approvals``,
-``%%agent_sql``, ``%agent_export``), Tab completion of agent names, and rich displays of
-``RunOutput``, ``Agent`` and ``ApprovalRequest``. It imports no agent machinery,
-ipywidgets or pandas: those load on first use.
+``%agent_resume``, ``%%agent_sql``, ``%agent_export``), Tab completion of agent names,
+and rich displays of ``RunOutput``, ``Agent`` and ``ApprovalRequest``. It imports no
+agent machinery, ipywidgets or pandas itself: in a kernel, a background thread then
+imports what a run needs (:mod:`agno_nb.jupyter._warm`); elsewhere they load on first use.
 
 Reaching the approval widgets of the last paused run (from a cell, or a test)::
 
@@ -28,7 +29,7 @@ __all__ = [
     "unload_ipython_extension",
 ]
 
-#: (module, class) -> {MIME type: "agno_nb.jupyter._formatters:<function>"}; types are
+#: (module, class) -> {MIME type: name of a function of agno_nb.jupyter._render}; types are
 #: matched by name so that loading the extension imports none of them
 DISPLAYS: dict[tuple[str, str], dict[str, str]] = {
     ("agno_nb.run", "RunOutput"): {"text/markdown": "run_markdown", "text/plain": "run_text"},
@@ -66,13 +67,23 @@ def load_ipython_extension(ipython: Any) -> None:
         return
     from IPython.core.completer import context_matcher
 
-    from agno_nb.jupyter._ipython import complete_agent_name, parser_of, protect_help_syntax
+    from agno_nb.jupyter._ipython import (
+        complete_agent_name,
+        guard_magics,
+        parser_of,
+        protect_help_syntax,
+    )
     from agno_nb.jupyter.magics import AgentMagics
+    from agno_nb.jupyter.resume import ResumeMagics
     from agno_nb.jupyter.store_magics import StoreMagics
 
     magics = AgentMagics(ipython)
-    ipython.register_magics(magics)
-    ipython.register_magics(StoreMagics(ipython, main=magics))
+    store_magics = StoreMagics(ipython, main=magics)
+    resume_magics = ResumeMagics(ipython, main=magics)
+    # errors in one line and a hint, help as text
+    for each in (magics, store_magics, resume_magics):
+        guard_magics(each)
+        ipython.register_magics(each)
     from agno_nb.export.magic import register as register_export
 
     register_export(ipython)  # %agent_export
@@ -97,6 +108,9 @@ def load_ipython_extension(ipython: Any) -> None:
             formatter.for_type_by_name(module, cls, _formatter(name, mime == "text/plain"))
             registered.append((formatter, module, cls))
     _STATE[id(ipython)] = [magics, agent_names, registered]
+    from agno_nb.jupyter import _warm
+
+    _warm.start(ipython)  # imports and connects in the background: never blocks, never fails
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -107,6 +121,9 @@ def unload_ipython_extension(ipython: Any) -> None:
     if state is None:
         return
     magics, matcher, registered = state
+    from agno_nb.jupyter import _warm
+
+    _warm.stop(ipython)
     if matcher in ipython.Completer.custom_matchers:
         ipython.Completer.custom_matchers.remove(matcher)
     if protect_help_syntax in ipython.input_transformers_cleanup:

@@ -1,6 +1,7 @@
 """IPython glue for the magics: typed doors to IPython's untyped decorators, option
-splitting, ``{expr}`` interpolation, completion, and the input transformer that keeps
-IPython from reading ``%agent ... it?`` as a help request.
+splitting, ``{expr}`` interpolation, completion, the input transformer that keeps
+IPython from reading ``%agent ... it?`` as a help request, and ``guard_magics``: errors
+in one line and a hint, help as plain text.
 
 Prompts are free text (apostrophes, question marks, braces), so the magics do not
 ``shlex`` the whole line: leading options and the agent name are split off token by
@@ -10,6 +11,9 @@ token, and the rest of the line is the prompt, untouched.
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
+import os
 import re
 import string
 from collections.abc import Callable, Mapping
@@ -20,9 +24,10 @@ from IPython.core import magic_arguments as _ma
 from IPython.display import display as _display
 
 __all__ = [
-    "agent_names", "argument", "cell_magic", "complete_agent_name", "display", "interpolate",
-    "line_cell_magic", "line_magic", "magic_arguments", "parse_argstring", "parser_of",
-    "protect_help_syntax", "split_options",
+    "DEBUG_ENV", "agent_names", "argument", "cell_magic", "complete_agent_name", "debugging",
+    "display", "guard_magics", "interpolate", "line_cell_magic", "line_magic",
+    "magic_arguments", "parse_argstring", "parser_of", "plain_help", "protect_help_syntax",
+    "split_options",
 ]  # fmt: skip
 
 # -- typed doors to IPython -------------------------------------------------------------
@@ -168,11 +173,20 @@ def protect_help_syntax(lines: list[str]) -> list[str]:
     return out
 
 
+#: names IPython binds by itself: the output cache (``_``, ``__``, ``_2``, ``Out``...)
+_IPYTHON_NAMES = re.compile(r"^(_+|_\d+|_i+\d*|_[oid]h|In|Out|exit|quit|get_ipython)$")
+
+
 def agent_names(namespace: Mapping[str, Any]) -> list[str]:
-    """Names bound to an ``Agent`` in ``namespace`` (private names last)."""
+    """Names bound to an ``Agent`` in ``namespace`` (private names last), leaving out
+    IPython's output cache (``_``, ``__``, ``_2``...)."""
     from agno_nb.agent import Agent
 
-    names = [k for k, v in list(namespace.items()) if isinstance(v, Agent)]
+    names = [
+        k
+        for k, v in list(namespace.items())
+        if isinstance(v, Agent) and not _IPYTHON_NAMES.match(k)
+    ]
     return sorted(names, key=lambda n: (n.startswith("_"), n))
 
 
@@ -200,3 +214,87 @@ def complete_agent_name(
     if expect_value or partial.startswith("-"):
         return None
     return [n for n in agent_names(namespace) if n.startswith(partial)]
+
+
+# -- errors in one line, help in plain text -------------------------------------------
+
+#: set to 1 (or use ``%xmode verbose``) to see the whole traceback of a magic's error
+DEBUG_ENV = "AGNO_NB_DEBUG"
+_MORE = "%xmode verbose or AGNO_NB_DEBUG=1 shows the traceback"
+
+
+def debugging(shell: Any) -> bool:
+    """Whether the magics' errors show their whole traceback: ``%xmode verbose``, or
+    ``AGNO_NB_DEBUG`` set (to anything but empty, 0, false or no)."""
+    if os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no"):
+        return True
+    return getattr(getattr(shell, "InteractiveTB", None), "mode", "") == "Verbose"
+
+
+def _hint(exc: BaseException) -> str:
+    from agno_nb.exceptions import AgnoNBError, MissingAPIKeyError, StoreBusyError
+
+    if isinstance(exc, MissingAPIKeyError):
+        return (
+            "set ANTHROPIC_API_KEY (or Claude(api_key=...)); "
+            "agno_nb.testing.demo.use_demo_model() runs without one"
+        )
+    if isinstance(exc, StoreBusyError):
+        return f"another process holds the database: let it finish, or stop it; {_MORE}"
+    if isinstance(exc, ModuleNotFoundError):  # a package missing, not a broken import
+        return f"pip install 'agno-nb[lab]' installs what the magics use; {_MORE}"
+    if isinstance(exc, AgnoNBError):
+        return _MORE
+    return f"this looks like a bug in agno-nb; {_MORE}"
+
+
+def _one_line(exc: BaseException) -> None:
+    """Make IPython show ``exc`` as its type and message, then a hint: no traceback."""
+    lines = [
+        f"\x1b[31m{type(exc).__name__}\x1b[0m: {str(exc) or type(exc).__name__}",
+        f"hint: {_hint(exc)}",
+    ]
+    exc._render_traceback_ = lambda: lines  # type: ignore[attr-defined]
+
+
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+
+def plain_help(doc: str | None, usage: str) -> str | None:
+    """A magic's docstring as IPython's ``?`` shows it, made plain text: the usage line
+    under ``Usage:`` (``usage`` is ``%name`` or ``%%name``), no reST literals or roles."""
+    if not doc:
+        return doc
+    doc = inspect.cleandoc(doc)
+    name = usage.lstrip("%")
+    doc = re.sub(r"^::\n\n  %" + re.escape(name), "Usage:\n  " + usage, doc)
+    doc = _ROLE.sub(r"\1", doc).replace("``", "")
+    return re.sub(r"(\w)::$", r"\1:", doc, flags=re.M)
+
+
+def guard_magics(magics: Any) -> None:
+    """Wrap the magics of a ``Magics`` instance (before it is registered): an exception
+    other than a ``UsageError`` shows as one line and a hint, unless ``debugging``; the
+    docstring ``%name?`` shows is ``plain_help``."""
+    line, cell = magics.magics["line"], magics.magics["cell"]
+    for kind, table in (("line", line), ("cell", cell)):
+        for name, magic in list(table.items()):
+            usage = f"%%{name}" if kind == "cell" and name not in line else f"%{name}"
+            table[name] = _guarded(magic, magics.shell, usage)
+
+
+def _guarded(magic: Callable[..., Any], shell: Any, usage: str) -> Callable[..., Any]:
+    from IPython.core.error import UsageError
+
+    @functools.wraps(magic)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return magic(*args, **kwargs)
+        except Exception as exc:
+            rendered = hasattr(exc, "_render_traceback_")
+            if not isinstance(exc, UsageError) and not rendered and not debugging(shell):
+                _one_line(exc)
+            raise
+
+    guarded.__doc__ = plain_help(magic.__doc__, usage)
+    return guarded

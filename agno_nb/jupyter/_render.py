@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,9 +39,17 @@ __all__ = [
     "tool_text",
 ]
 
-_MUTED = "color: var(--jp-ui-font-color2, #777); font-size: 0.85em"
+_MUTED = "color: var(--jp-ui-font-color2, #757575); font-size: 0.85em"
+#: status colours from the JupyterLab theme: at least 4.5:1 (WCAG AA) against the output
+#: background in both the light (#fff) and the dark (#111) theme; the fallbacks are the
+#: light theme's values (tests/test_approval_card.py and the browser tests check both)
+OK = "var(--jp-success-color0, #1b5e20)"
+BAD = "var(--jp-error-color1, #d32f2f)"
+_COMMAND = re.compile(r"(%agent_resume \S+)")  # shown as code in a footer's hint
+#: the ``error_type`` a view gives a tool row whose run was interrupted while it ran
+CANCELLED = "CancelledError"
 _ICONS = {"pending": "⋯", "completed": "✓", "error": "✗", "rejected": "⊘", "approval": "‖"}
-_COLORS = {"completed": "#2e7d32", "error": "#c62828", "rejected": "#c62828"}
+_COLORS = {"completed": OK, "error": BAD, "rejected": BAD}
 
 
 def esc(value: object) -> str:
@@ -71,12 +80,25 @@ def _content_html(value: Any) -> str:
     if isinstance(value, dict) and value.get("type") == "mcp_result":
         parts = [_block_html(b) for b in value.get("content") or []]
         structured = value.get("structured_content")
-        if structured is not None:
+        if structured is not None and not _said_in_text(value.get("content"), structured):
             parts.append(f"<pre>{esc(pretty_json(structured))}</pre>")
         return "".join(parts) or "<pre>(empty)</pre>"
     if isinstance(value, str):
         return f'<pre style="white-space: pre-wrap">{esc(value)}</pre>'
     return f"<pre>{esc(pretty_json(value))}</pre>"
+
+
+def _said_in_text(blocks: Any, structured: Any) -> bool:
+    """Whether a text block already carries ``structured`` as JSON (most servers send
+    both): then the result shows once."""
+    for block in blocks or []:
+        if isinstance(block, dict) and block.get("type") == "text":
+            try:
+                if json.loads(block.get("text", "")) == structured:
+                    return True
+            except ValueError:
+                continue
+    return False
 
 
 def _block_html(block: Any) -> str:
@@ -110,10 +132,14 @@ def _content_text(value: Any) -> str:
 def _tool_state(tool: ToolExecution, progress: str | None) -> tuple[str, str]:
     """The icon and words for a tool row's summary."""
     if tool.status == "pending" and tool.approval_id and tool.started_at is None:
-        return _ICONS["approval"], f"needs approval ({tool.required_role or 'required'})"
+        from agno_nb.jupyter._card import needs_words
+
+        return _ICONS["approval"], needs_words(tool.required_role or "required")
     if tool.status == "pending":
         return _ICONS["pending"], progress or "running"
     words = {"completed": "", "error": "error", "rejected": "rejected"}[tool.status]
+    if tool.error_type == CANCELLED:  # the run was interrupted while it ran
+        return _ICONS["rejected"], " · ".join(w for w in ("cancelled", _ms(tool.duration_ms)) if w)
     duration = _ms(tool.duration_ms)
     return _ICONS[tool.status], " · ".join(w for w in (words, duration) if w)
 
@@ -129,7 +155,7 @@ def tool_html(tool: ToolExecution, progress: str | None = None) -> str:
     )
     body = [f"<div><b>arguments</b><pre>{esc(pretty_json(tool.args))}</pre>"]
     if tool.error is not None:
-        body.append(f'<b>error</b><pre style="color: #c62828; white-space: pre-wrap">'
+        body.append(f'<b>error</b><pre style="color: {BAD}; white-space: pre-wrap">'
                     f"{esc(tool.error)}</pre>")  # fmt: skip
     elif tool.status == "completed":
         body.append(f"<b>result</b>{_content_html(tool.result)}")
@@ -160,6 +186,8 @@ class Footer:
     model: str | None = None
     run_id: str | None = None
     note: str | None = None
+    #: a second line (a paused run's id and how to resume it)
+    hint: str | None = None
 
     def parts(self) -> list[str]:
         out = [self.status]
@@ -180,16 +208,22 @@ class Footer:
 
 def footer_html(footer: Footer) -> str:
     run = f' <code style="font-size: 0.9em">{esc(footer.run_id)}</code>' if footer.run_id else ""
-    return f'<div class="agno-footer" style="{_MUTED}">{esc(" · ".join(footer.parts()))}{run}</div>'
+    hint = _COMMAND.sub(r"<code>\1</code>", esc(footer.hint)) if footer.hint else ""
+    hint = f'<div class="agno-hint">{hint}</div>' if hint else ""
+    return (
+        f'<div class="agno-footer" style="{_MUTED}">{esc(" · ".join(footer.parts()))}{run}'
+        f"{hint}</div>"
+    )
 
 
 def footer_text(footer: Footer) -> str:
-    return "— " + " · ".join(footer.parts())
+    hint = f"\n  {footer.hint}" if footer.hint else ""
+    return "— " + " · ".join(footer.parts()) + hint
 
 
 def error_html(message: str, kind: str = "Error") -> str:
     return (
-        '<div class="agno-error" style="color: #c62828; border-left: 3px solid #c62828; '
+        f'<div class="agno-error" style="color: {BAD}; border-left: 3px solid {BAD}; '
         f'padding-left: 8px; white-space: pre-wrap"><b>{esc(kind)}</b>: {esc(message)}</div>'
     )
 
@@ -269,19 +303,25 @@ def agent_text(agent: Agent) -> str:
 
 
 def _approval_rows(a: ApprovalRequest) -> list[tuple[str, str]]:
+    from agno_nb.jupyter._card import age, needs_words
+
     rows = [
         ("tool", f"{a.tool_name}({short_args(a.args)})"),
-        ("needs", a.required_role),
-        ("requested by", f"{a.requested_by} at {a.requested_at:%Y-%m-%d %H:%M:%S}"),
+        ("needs", needs_words(a.required_role).removeprefix("needs ")),
+        ("requested by", f"{a.requested_by} at {a.requested_at:%Y-%m-%d %H:%M:%S} UTC "
+                         f"({age(a.requested_at)})"),
         ("status", a.status),
-    ]
+    ]  # fmt: skip
     if a.decided_by:
         rows.append(("decided by", f"{a.decided_by} at {a.decided_at:%Y-%m-%d %H:%M:%S}"))
     if a.reason:
         rows.append(("reason", a.reason))
     if a.edited_args is not None:
         rows.append(("edited arguments", short_args(a.edited_args)))
-    return [*rows, ("run", a.run_id)]
+    rows += [("agent", a.agent_id), ("run", a.run_id)]
+    if a.status == "pending":
+        rows.append(("decide", f"%agent_resume {a.run_id} (in a kernel that defines the agent)"))
+    return rows
 
 
 def approval_html(a: ApprovalRequest) -> str:

@@ -1,13 +1,16 @@
 """``PausedRun``: a paused run in this kernel, from the decisions to its continuation.
 
 Decisions come from the widgets of the cell (``decide``), or from anywhere else (another
-process, the service, the Agents panel): a light poll task on the kernel's loop reads the
-run's approval rows every ``poll_interval`` seconds while any is pending, and tells the
-views (``listeners``). Once every approval is decided the run continues *here*, as a task
-on the kernel's loop (``drive_async``), rendering into the view ``make_view`` gives (the
-``Output`` widget of the cell). Only one process can continue a run: if another took it
-first (``RunLeaseError`` / ``RunStateError``), this says so and shows that run's answer
-when it is ready, instead of failing.
+kernel or script through ``agent.desk``, the service's routes): a light poll task on the
+kernel's loop reads the run's approval rows every ``poll_interval`` seconds while any is
+pending, and tells the views (``listeners``). Once every approval is decided the run
+continues *here*, as a task on the kernel's loop (``drive_async``), rendering into the
+view ``make_view`` gives (the ``Output`` widget of the cell). Only one process can
+continue a run: if another took it first (``RunLeaseError`` / ``RunStateError``), this
+says so and shows that run's answer when it is ready, instead of failing. The view's
+footer takes the place of the paused one in the cell, and when the run has gone on (or
+moved to a new cell with ``%agent_resume``: ``retire``) the cell's widgets are sent again,
+so that their text form (what a saved notebook keeps) says where the run went.
 
 Without a running loop (plain IPython, tests) there is no polling: ``refresh()`` reads the
 rows, and a continuation runs synchronously in the caller.
@@ -24,13 +27,14 @@ if TYPE_CHECKING:
     from agno_nb.agent import Agent
     from agno_nb.approvals import ApprovalRequest, Principal
     from agno_nb.desk import ApprovalDesk
+    from agno_nb.jupyter._card import CardContext
     from agno_nb.jupyter.display import RunView
     from agno_nb.run import RunOutput
     from agno_nb.storage import Store
 
 __all__ = ["PausedRun", "last_paused"]
 
-State = Literal["waiting", "continuing", "done", "elsewhere", "failed", "no-agent"]
+State = Literal["waiting", "continuing", "done", "elsewhere", "failed", "no-agent", "moved"]
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -57,8 +61,12 @@ class PausedRun:
         make_view: Callable[[], RunView],
         poll_interval: float = 1.0,
         on_done: Callable[[RunOutput], None] | None = None,
+        run: RunOutput | None = None,
     ) -> None:
         self.run_id, self.store, self.agent = run_id, store, agent
+        #: the run as it paused (its prompt and the model's text give the cards context)
+        self.paused_run = run
+        self._context: CardContext | None = None
         self.approvals = list(approvals)
         self.principal, self.make_view, self.on_done = principal, make_view, on_done
         self.poll_interval = poll_interval
@@ -80,6 +88,42 @@ class PausedRun:
         from agno_nb.desk import ApprovalDesk
 
         return ApprovalDesk(self.store, None if self.agent is None else self.agent.rules)
+
+    @property
+    def context(self) -> CardContext:
+        """The agent, the prompt and the model's text before the calls (read once)."""
+        if self._context is None:
+            from agno_nb.jupyter._card import CardContext
+
+            run = self.paused_run
+            if run is None:
+                try:
+                    run = self.store.get_run(self.run_id)
+                except Exception:  # the context is a nicety: a card shows without it
+                    run = None
+            agent_id = self.approvals[0].agent_id if self.approvals else "?"
+            self._context = CardContext.of_run(run, agent_id)
+        return self._context
+
+    def state_words(self) -> str:
+        """Where the run is, in words (for text views of a decided run)."""
+        if self.state == "done" and self.result is not None:
+            return f"continued here, {self.result.status}"
+        return {
+            "waiting": "paused", "continuing": "continuing here", "done": "continued here",
+            "elsewhere": "continued by another process", "failed": "its continuation failed",
+            "no-agent": "decided; continue it where its agent is defined",
+            "moved": "moved to another cell (%agent_resume)",
+        }[self.state]  # fmt: skip
+
+    def retire(self) -> None:
+        """Stop deciding and continuing here: ``%agent_resume`` shows the run in a new
+        cell. This cell's cards say so and its paused footer is replaced."""
+        if self.state != "waiting":
+            return
+        self.state = "moved"
+        self.view.end_footer("paused · moved to a new cell (%agent_resume): decide it there")
+        self._notify()
 
     @property
     def pending(self) -> list[ApprovalRequest]:
@@ -116,7 +160,7 @@ class PausedRun:
     # -- reading the rows -----------------------------------------------------------
 
     def _read(self) -> list[ApprovalRequest]:
-        return self.store.list_approvals(run_id=self.run_id)
+        return self.desk.list(run_id=self.run_id)
 
     def _apply_rows(self, rows: list[ApprovalRequest]) -> None:
         by_id = {a.approval_id: a for a in rows}
@@ -139,6 +183,8 @@ class PausedRun:
                 listener(self)
             except Exception as exc:  # a broken view must not stop the run: show it
                 self.report(exc)
+        if self.state not in ("waiting", "continuing") and self._view is not None:
+            self._view.republish()  # the cell's text form says where the run went
 
     def report(self, exc: BaseException) -> None:
         """Show an exception of a callback in the run's output (never swallow it)."""
@@ -179,11 +225,14 @@ class PausedRun:
     def _continue(self) -> None:
         if self.agent is None:
             self.state = "no-agent"
+            how = f'agent.continue_run("{self.run_id}")'
             self.view.note(
-                "<i>All approvals are decided. No agent for this run is defined in this "
-                "kernel: continue it where it is defined (<code>agent.continue_run(run_id)"
-                "</code>).</i>",
-                "All approvals decided; continue the run where its agent is defined.",
+                f"<i>All approvals of run <code>{self.run_id}</code> are decided. Its agent "
+                f"is not defined in this kernel: continue it where it is (<code>{how}</code>"
+                f"), or define the agent here and run <code>%agent_resume {self.run_id}"
+                "</code>.</i>",
+                f"All approvals of run {self.run_id} are decided; continue it where its agent "
+                f"is defined ({how}), or define it here and run %agent_resume {self.run_id}.",
             )
             self._notify()
             return
@@ -241,6 +290,7 @@ class PausedRun:
                 f"<i>This run is being (or was) continued by another process: {exc}</i>",
                 f"This run is being (or was) continued by another process: {exc}",
             )
+            self.view.end_footer("continued by another process")
         elif isinstance(exc, Exception):
             self.state = "failed"
             self.report(exc)
@@ -258,6 +308,7 @@ class PausedRun:
                 self.result = run
                 answer = run.content if isinstance(run.content, str) else repr(run.content)
                 self.view.markdown(f"{answer}\n\n_(the run is {run.status}; continued elsewhere)_")
+                self.view.end_footer(f"{run.status} (continued elsewhere)", run)
                 self._notify()
                 return
             await asyncio.sleep(self.poll_interval)

@@ -28,6 +28,7 @@ from agno_nb.jupyter._ipython import (
 
 if TYPE_CHECKING:
     from agno_nb.approvals import ApprovalRequest
+    from agno_nb.jupyter._tables import View
     from agno_nb.jupyter.magics import AgentMagics
     from agno_nb.jupyter.paused import PausedRun
     from agno_nb.run import RunOutput
@@ -74,39 +75,62 @@ def _traces(
     return _call(lambda: analytics.waterfall(run_id, store))
 
 
-class Table:
-    """Rows shown as an HTML table (or text): what the magics return without pandas."""
+def _existing(path: str) -> Store:
+    """The store of a database file that exists: the magics only read, so a path that
+    names no file (a typo, the default database of a fresh folder) is an error, not a new
+    database with its lock files."""
+    import os
 
-    def __init__(self, rows: Sequence[dict[str, Any]], title: str | None = None) -> None:
-        self.rows, self.title = list(rows), title
+    from agno_nb.storage import open_store
+
+    if path != ":memory:" and not os.path.exists(path):
+        raise UsageError(
+            f"no agno-nb database at {path!r}: pass --db PATH of an existing file, or run "
+            "an agent first (its first run creates its database)"
+        )
+    return open_store(path)
+
+
+class Table:
+    """Rows shown as a compact HTML table (or text): what the magics return without pandas
+    (``view`` as in :mod:`agno_nb.jupyter._tables`)."""
+
+    def __init__(
+        self, rows: Sequence[dict[str, Any]], title: str | None = None, view: View = "wide"
+    ) -> None:
+        self.rows, self.title, self.view = list(rows), title, view
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def _repr_html_(self) -> str:
-        from agno_nb.jupyter._render import table_html
+    def _caption(self) -> str:
+        from agno_nb.jupyter._tables import caption_of
 
-        return table_html(self.rows, self.title)
+        return caption_of(self.view, len(self.rows), self.title or "rows")
+
+    def _repr_html_(self) -> str:
+        from agno_nb.jupyter._tables import table_html
+
+        return table_html(self.view, self.rows, self._caption())
 
     def __repr__(self) -> str:
-        from agno_nb.jupyter._render import table_text
+        from agno_nb.jupyter._tables import table_text
 
-        return table_text(self.rows) if self.rows else f"{self.title or 'table'}: no rows"
+        if not self.rows:
+            return f"{self.title or 'table'}: no rows"
+        return table_text(self.view, self.rows, self._caption())
 
 
-def frame(rows: list[dict[str, Any]], columns: list[str], title: str) -> Any:
-    """A pandas DataFrame of ``rows`` when pandas is installed, else a ``Table``."""
+def frame(rows: list[dict[str, Any]], columns: list[str], title: str, view: View = "wide") -> Any:
+    """A pandas DataFrame of ``rows`` (shown in ``view``) when pandas is installed, else a
+    ``Table``."""
     try:
         import pandas as pd
     except ImportError:
-        return Table(rows, title)
-    return pd.DataFrame(rows, columns=columns)
+        return Table(rows, title, view)
+    from agno_nb.jupyter._tables import view_frame
 
-
-def _cut(value: Any, size: int = 60) -> Any:
-    if isinstance(value, str) and len(value) > size:
-        return value[: size - 1] + "…"
-    return value
+    return view_frame(pd.DataFrame(rows, columns=columns), view, title)
 
 
 def _session_row(s: SessionRecord, current: set[str]) -> dict[str, Any]:
@@ -118,19 +142,28 @@ def _session_row(s: SessionRecord, current: set[str]) -> dict[str, Any]:
 
 
 def _run_row(r: RunOutput) -> dict[str, Any]:
+    from agno_nb.jupyter.display import cost_of
+
+    content = r.content
+    if hasattr(content, "model_dump"):
+        content = content.model_dump(mode="json")
     return {
-        "run_id": r.run_id, "agent_id": r.agent_id, "session_id": r.session_id,
-        "user_id": r.user_id, "status": str(r.status), "input": _cut(r.input),
-        "content": _cut(r.content), "tool_calls": len(r.tool_calls),
-        "input_tokens": r.usage.input_tokens, "output_tokens": r.usage.output_tokens,
+        "run_id": r.run_id, "agent_id": r.agent_id, "agent_name": r.agent_name,
+        "session_id": r.session_id, "user_id": r.user_id, "status": str(r.status),
+        "model": r.model, "input": r.input, "content": content,
+        "tool_calls": len(r.tool_calls), "input_tokens": r.usage.input_tokens,
+        "output_tokens": r.usage.output_tokens, "cost_usd": cost_of(r.model, r.usage),
         "duration_ms": r.duration_ms, "created_at": r.created_at,
+        "finished_at": r.finished_at, "error_type": r.error_type, "error": r.error,
+        "trace_id": r.trace_id,
     }  # fmt: skip
 
 
 _SESSION_COLUMNS = ["session_id", "agent_id", "user_id", "created_at", "updated_at", "current"]
 _RUN_COLUMNS = [
-    "run_id", "agent_id", "session_id", "user_id", "status", "input", "content", "tool_calls",
-    "input_tokens", "output_tokens", "duration_ms", "created_at",
+    "run_id", "agent_id", "agent_name", "session_id", "user_id", "status", "model", "input",
+    "content", "tool_calls", "input_tokens", "output_tokens", "cost_usd", "duration_ms",
+    "created_at", "finished_at", "error_type", "error", "trace_id",
 ]  # fmt: skip
 
 
@@ -149,18 +182,21 @@ class StoreMagics(Magics):
         return ns
 
     def stores(self, name: str | None, db: str | None) -> list[Store]:
+        from agno_nb.jupyter import _warm
         from agno_nb.jupyter._ipython import agent_names
-        from agno_nb.storage import default_db, open_store
+        from agno_nb.storage import default_db
+
+        _warm.wait(10)  # a store being opened in the background: one opening, not two
 
         if db:
-            return [open_store(db)]
+            return [_existing(db)]
         names = [name] if name else agent_names(self.user_ns)
         found: list[Store] = []
         for each in names:
             store = self.main.find_agent(each).store
             if store is not None and all(store is not s for s in found):
                 found.append(store)
-        return found or [open_store(default_db())]
+        return found or [_existing(default_db())]
 
     def _agent_id(self, name: str | None) -> str | None:
         return self.main.find_agent(name).id if name else None
@@ -175,10 +211,17 @@ class StoreMagics(Magics):
     @argument("-u", "--user", help="only this user's sessions")
     @argument("-l", "--limit", type=int, default=100)
     @argument("--db", help="a DuckDB file (default: the agents' stores)")
+    @argument("--wide", action="store_true", help="every column (default: a compact table)")
     @argument("-o", "--output", metavar="VAR", help="also store the table in VAR")
     @line_magic
     def agent_sessions(self, line: str) -> Any:
-        """Sessions, newest first, as a DataFrame (``current`` marks this kernel's)."""
+        """Sessions, newest first, as a DataFrame (current marks this kernel's current
+        sessions), shown as a compact table (--wide: every column).
+
+        Examples:
+          %agent_sessions
+          %agent_sessions support -u ana -o sessions
+        """
         args = parse_argstring(self.agent_sessions, line)
         agent_id = self._agent_id(args.name)
         current = set(self.main.sessions.values())
@@ -188,7 +231,8 @@ class StoreMagics(Magics):
             for s in store.list_sessions(user_id=args.user, agent_id=agent_id, limit=args.limit)
         ]
         rows.sort(key=lambda r: r["updated_at"], reverse=True)
-        return self._out(args, frame(rows, _SESSION_COLUMNS, "sessions"))
+        view: View = "wide" if args.wide else "sessions"
+        return self._out(args, frame(rows, _SESSION_COLUMNS, "sessions", view))
 
     @magic_arguments()
     @argument("name", nargs="?", help="only this agent's runs")
@@ -197,10 +241,19 @@ class StoreMagics(Magics):
     @argument("--status", help="running, paused, completed, failed or cancelled")
     @argument("-l", "--limit", type=int, default=100)
     @argument("--db", help="a DuckDB file (default: the agents' stores)")
+    @argument("--wide", action="store_true", help="every column (default: a compact table)")
     @argument("-o", "--output", metavar="VAR", help="also store the table in VAR")
     @line_magic
     def agent_runs(self, line: str) -> Any:
-        """Runs, newest first, as a DataFrame."""
+        """Runs, newest first, as a DataFrame of full values, shown as a compact table:
+        status, short ids (the full id on hover), input and output on one line, tool
+        calls, tokens, cost, duration, age (--wide: every column).
+
+        Examples:
+          %agent_runs
+          %agent_runs support --status paused -l 20
+          %agent_runs -s SESSION_ID --wide -o runs
+        """
         args = parse_argstring(self.agent_runs, line)
         filters = {
             "session_id": args.session, "user_id": args.user, "status": args.status,
@@ -212,7 +265,7 @@ class StoreMagics(Magics):
             for r in store.list_runs(**filters)
         ]
         rows.sort(key=lambda r: r["created_at"], reverse=True)
-        return self._out(args, frame(rows, _RUN_COLUMNS, "runs"))
+        return self._out(args, frame(rows, _RUN_COLUMNS, "runs", "wide" if args.wide else "runs"))
 
     @magic_arguments()
     @argument("name", nargs="?", help="only this agent's traces")
@@ -221,18 +274,31 @@ class StoreMagics(Magics):
     @argument("-s", "--session", help="only this session's traces")
     @argument("-u", "--user", help="only this user's traces")
     @argument("--db", help="a DuckDB file (default: the agents' stores)")
+    @argument("--wide", action="store_true", help="every column (default: a compact table)")
     @argument("-o", "--output", metavar="VAR", help="also store the result in VAR")
     @line_magic
     def agent_traces(self, line: str) -> Any:
-        """One row per trace (run) with spans, time, approval waits, tokens and cost; with
-        ``--run ID`` the run's waterfall (``--spans``: its spans). From
-        ``agno_nb.analytics``."""
+        """One row per trace (run), newest first, with spans, time, approval waits, tokens
+        and cost, shown as a compact table (--wide: every column); with --run ID the
+        run's waterfall (--spans: its spans). Needs pandas and matplotlib (the analytics
+        extra).
+
+        Examples:
+          %agent_traces
+          %agent_traces --run {out.run_id}
+          %agent_traces --run RUN_ID --spans -o spans
+        """
 
         args = parse_argstring(self.agent_traces, line)
         filters = {"agent": self._agent_id(args.name), "session": args.session,
                    "user": args.user}  # fmt: skip
         store = self.stores(args.name, args.db)[0]
         found = _traces(store, run_id=args.run, spans=args.spans, filters=filters)
+        if args.run is None:
+            from agno_nb.jupyter._tables import view_frame
+
+            found = found.sort_values("start_time", ascending=False, ignore_index=True)
+            found = view_frame(found, "wide" if args.wide else "traces", "traces")
         return self._out(args, found)
 
     @magic_arguments()
@@ -240,13 +306,19 @@ class StoreMagics(Magics):
     @line_magic
     def agent_approvals(self, line: str) -> Any:
         """An inbox of every pending approval in the stores, decided in place; a run
-        whose agent is defined here continues here once all its approvals are decided."""
+        whose agent is defined here continues here once all its approvals are decided.
+
+        Examples:
+          %agent_approvals
+          %agent_approvals --db agents.duckdb
+        """
         args = parse_argstring(self.agent_approvals, line)
         stores = self.stores(None, args.db)
         if not self.main.rich:
+            from agno_nb.desk import ApprovalDesk
             from agno_nb.jupyter._render import approval_text
 
-            pending = [a for s in stores for a in s.list_approvals(status="pending")]
+            pending = [a for s in stores for a in ApprovalDesk(s).list(status="pending")]
             print("\n".join(approval_text(a) for a in pending) or "no pending approvals")
             return None
         import ipywidgets  # type: ignore[import-untyped,unused-ignore]
@@ -259,12 +331,13 @@ class StoreMagics(Magics):
     def _paused_runs(self, stores: list[Store], output: Any) -> list[PausedRun]:
         """The paused runs with pending approvals: this kernel's own (their continuation
         goes to their cell), others with a new ``PausedRun`` continuing into ``output``."""
+        from agno_nb.desk import ApprovalDesk
         from agno_nb.jupyter.paused import PausedRun
 
         runs: list[PausedRun] = []
         for store in stores:
             by_run: dict[str, list[ApprovalRequest]] = defaultdict(list)
-            for approval in store.list_approvals(status="pending"):
+            for approval in ApprovalDesk(store).list(status="pending"):
                 by_run[approval.run_id].append(approval)
             for run_id, approvals in by_run.items():
                 paused = PausedRun.registry.get(run_id)
@@ -292,8 +365,9 @@ class StoreMagics(Magics):
             return RunView(
                 OutputSink(output),
                 interval=main.update_interval,
-                on_pause=None if agent is None else lambda run: main.pause_block(agent, run, None),
-            )
+                on_pause=None if agent is None
+                else lambda run, parent: main.pause_block(agent, run, None, parent),
+            )  # fmt: skip
 
         paused = PausedRun(
             approvals[0].run_id, store, approvals, agent=agent, principal=main.principal,
@@ -307,11 +381,12 @@ class StoreMagics(Magics):
     @argument("-o", "--output", metavar="VAR", help="also store the DataFrame in VAR")
     @cell_magic
     def agent_sql(self, line: str, cell: str) -> Any:
-        """DuckDB SQL over the store (tables sessions, runs, approvals, spans) into a
-        DataFrame::
+        """DuckDB SQL over the store into a DataFrame: tables runs, sessions, approvals,
+        approval_events and spans (view openinference_spans).
 
-            %%agent_sql
-            SELECT status, count(*) FROM runs GROUP BY status
+        Example:
+          %%agent_sql
+          SELECT status, count(*) FROM runs GROUP BY status
         """
 
         args = parse_argstring(self.agent_sql, line)

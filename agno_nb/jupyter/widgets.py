@@ -1,25 +1,29 @@
 """The inline approval widgets (ipywidgets).
 
-``ApprovalWidget``: one pending tool call: the tool, the arguments (pretty JSON, editable,
-checked as JSON), the role it needs and who asked; **Approve**, and **Reject** with a
-reason. When the current principal may not decide, the buttons are disabled and the
-widget says why. ``PausedRunWidget``: the widgets of a paused run and the ``Output``
-where its continuation streams. ``ApprovalInbox``: every pending approval of some stores
-(``%agent_approvals``).
+``ApprovalWidget``: one pending tool call as a card: the tool and what it needs, the
+agent, the user's prompt, what the model said just before the call, the run, when it was
+requested and when it expires; the arguments (JSON, editable, checked as JSON and against
+the tool's schema when the agent is defined here, with a diff against the proposed ones);
+**Approve**, and **Reject** with a reason. When the current principal may not decide, the
+buttons are disabled and the widget says why. ``PausedRunWidget``: the cards of a paused
+run and the ``Output`` where its continuation streams; its text form (what a saved
+notebook shows without the widget) names the run and ``%agent_resume RUN_ID``.
+``ApprovalInbox``: every pending approval of some stores (``%agent_approvals``).
 
 In a notebook (and in tests) reach the widgets with ``agno_nb.jupyter.
-last_approval_widgets()``: ``w.approve_button.click()`` is what a click does, and
-``await w.wait()`` waits for the continuation and returns the final ``RunOutput``.
+last_approval_widgets()``: ``w.approve_button.click()`` is what a click does,
+``w.message_text`` what the card says, and ``await w.wait()`` waits for the continuation
+and returns the final ``RunOutput``. The cards' HTML is made in ``_card.py``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w  # type: ignore[import-untyped,unused-ignore]
 
+from agno_nb.jupyter import _card
 from agno_nb.jupyter import _render as r
 from agno_nb.jupyter.paused import PausedRun
 
@@ -30,7 +34,9 @@ if TYPE_CHECKING:
 __all__ = ["ApprovalInbox", "ApprovalWidget", "PausedRunWidget", "last_approval_widgets"]
 
 _last: list[ApprovalWidget] = []
-_STATUS = {"approved": ("✓", "#2e7d32"), "rejected": ("⊘", "#c62828"), "expired": ("⊘", "#777")}
+_GREY = "var(--jp-ui-font-color2, #757575)"
+_BORDER = "1px solid var(--jp-border-color1, #bdbdbd)"
+_STATUS = {"approved": ("✓", r.OK), "rejected": ("⊘", r.BAD), "expired": ("⊘", _GREY)}
 
 
 def last_approval_widgets() -> list[ApprovalWidget]:
@@ -39,17 +45,24 @@ def last_approval_widgets() -> list[ApprovalWidget]:
 
 
 class ApprovalWidget(w.VBox):  # type: ignore[misc]
-    """One approval: details, editable arguments, Approve / Reject with a reason."""
+    """One approval as a card (see the module docstring)."""
 
     def __init__(self, paused: PausedRun, approval: ApprovalRequest) -> None:
         self.paused, self.approval_id = paused, approval.approval_id
         self.header = w.HTML()
+        text = _card.editable_json(approval.args)
         self.args_editor = w.Textarea(
-            value=r.pretty_json(approval.args),
+            value=text,
             description="arguments",
-            layout=w.Layout(width="95%", height=f"{min(12, 2 + len(approval.args) * 2)}em"),
+            rows=_card.editor_rows(text),
+            layout=w.Layout(width="95%"),
         )
+        self.diff = w.HTML()
         self.message = w.HTML()
+        #: what ``message`` says, as plain text
+        self.message_text = ""
+        #: why the arguments in the editor cannot be approved (bad JSON, off-schema)
+        self.edit_problem: str | None = None
         self.approve_button = w.Button(description="Approve", button_style="success", icon="check")
         self.reason = w.Text(placeholder="reason for rejecting", layout=w.Layout(width="40%"))
         self.reject_button = w.Button(description="Reject", button_style="danger", icon="times")
@@ -57,10 +70,12 @@ class ApprovalWidget(w.VBox):  # type: ignore[misc]
         self.reject_button.on_click(self._guarded(self._on_reject))
         self.args_editor.observe(self._guarded(self._on_edit), names="value")
         buttons = w.HBox([self.approve_button, self.reason, self.reject_button])
+        gone = w.HTML(_card.gone_html(approval))
         super().__init__(
-            [self.header, self.args_editor, buttons, self.message],
-            layout=w.Layout(border="1px solid #bbb", padding="4px 8px", margin="4px 0"),
+            [self.header, self.args_editor, self.diff, buttons, self.message, gone],
+            layout=w.Layout(border=_BORDER, padding="4px 8px", margin="4px 0"),
         )
+        self.add_class("agno-approval")
         paused.listeners.append(lambda _p: self.refresh())
         self.refresh()
 
@@ -77,46 +92,80 @@ class ApprovalWidget(w.VBox):  # type: ignore[misc]
         return permission_problem(self.approval, self.paused.principal())
 
     def refresh(self) -> None:
-        """Redraw from the approval row (called when anything decides)."""
+        """Redraw from the approval row (called when anything decides, and by the poll):
+        an editor whose arguments cannot be approved keeps Approve disabled."""
         a = self.approval
-        self.header.value = (
-            f"<b>‖ {r.esc(a.tool_name)}</b> needs approval: role "
-            f"<code>{r.esc(a.required_role)}</code>, requested by <b>{r.esc(a.requested_by)}</b>"
-        )
-        if a.policy_error:
-            self.header.value += (
-                f"<br><small>the approval policy failed ({r.esc(a.policy_error)}), so the "
-                f"call needs <code>{r.esc(a.required_role)}</code></small>"
-            )
-        decided = a.status != "pending"
-        problem = None if decided else self.problem()
-        for control in (self.approve_button, self.reject_button, self.reason, self.args_editor):
-            control.disabled = decided or problem is not None
+        self.header.value = _card.header_html(a, self.paused.context)
+        decided, moved = a.status != "pending", self.paused.state == "moved"
+        problem = None if decided or moved else self.problem()
+        locked = decided or moved or problem is not None
+        for control in (self.reject_button, self.reason, self.args_editor):
+            control.disabled = locked
+        self.approve_button.disabled = locked or self.edit_problem is not None
         if decided:
-            icon, color = _STATUS.get(a.status, ("•", "#777"))
+            icon, color = _STATUS.get(a.status, ("•", _GREY))
             edited = " with edited arguments" if a.edited_args not in (None, a.args) else ""
-            why = f": {r.esc(a.reason)}" if a.reason and a.status != "approved" else ""
-            self.message.value = (
-                f'<span style="color: {color}">{icon} {r.esc(a.status)}{edited} by '
-                f"<b>{r.esc(a.decided_by or 'nobody')}</b>{why}</span>"
+            why = f": {a.reason}" if a.reason and a.status != "approved" else ""
+            who = a.decided_by or "nobody"
+            self._say(
+                f"{icon} {a.status}{edited} by {who}{why}",
+                color,
+                f"{icon} {r.esc(a.status)}{edited} by <b>{r.esc(who)}</b>{r.esc(why)}",
             )
+        elif moved:
+            self._say("moved: this run is decided in another cell now (%agent_resume)", _GREY)
         elif problem is not None:
-            self.message.value = (
-                f'<span style="color: #c62828">You cannot decide: {r.esc(problem)}</span>'
-            )
+            self._say(f"You cannot decide: {problem}", r.BAD)
+        elif self.edit_problem is not None:
+            self._say(self.edit_problem, r.BAD)
+        self._show_diff()
+
+    def _show_diff(self) -> None:
+        a = self.approval
+        edited = a.edited_args
+        if edited is None and a.status == "pending":
+            try:
+                edited = _card.parse_edited(self.args_editor.value)
+            except ValueError:
+                edited = None
+        self.diff.value = "" if edited is None else _card.diff_html(a.args, edited)
+
+    def _say(self, text: str, color: str | None = None, html: str | None = None) -> None:
+        """Show ``text`` (as ``html`` if given) in the message line, in ``color``."""
+        self.message_text = text
+        body = r.esc(text) if html is None else html
+        self.message.value = f'<span style="color: {color}">{body}</span>' if color else body
 
     def edited_args(self) -> dict[str, Any]:
         """The arguments in the editor; raises ``ValueError`` with a clear message."""
-        try:
-            value = json.loads(self.args_editor.value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"the arguments are not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                f"{exc.msg})"
-            ) from None
-        if not isinstance(value, dict):
-            raise ValueError("the arguments must be a JSON object ({...})")
-        return value
+        return _card.parse_edited(self.args_editor.value)
+
+    def check_args(self, args: dict[str, Any]) -> None:
+        """Raise ``ValueError`` if ``args`` cannot be approved from here: off the tool's
+        schema (``ToolArgumentsError``), or edited for an agent this kernel lacks."""
+        a, agent = self.approval, self.paused.agent
+        if agent is None:
+            if args != a.args:
+                raise ValueError(
+                    f"agent {a.agent_id!r} is not defined in this kernel, so edited arguments "
+                    "cannot be checked here: approve the call as proposed, or decide where "
+                    "the agent is defined"
+                )
+            return
+        tool = agent.tools_by_name.get(a.tool_name)
+        if tool is not None:
+            tool.validate(args)
+
+    def text(self) -> str:
+        """The card as one line of text: the call and its state."""
+        a = self.approval
+        state = self.message_text or _card.needs_words(a.required_role)
+        return f"‖ {a.tool_name}({r.short_args(a.args)}) · run {a.run_id}: {state}"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        data: dict[str, Any] = super()._repr_mimebundle_(**kwargs)
+        data["text/plain"] = self.text()
+        return data
 
     # -- handlers -------------------------------------------------------------------
 
@@ -127,11 +176,9 @@ class ApprovalWidget(w.VBox):  # type: ignore[misc]
             try:
                 handler()
             except ValueError as exc:
-                self.message.value = f'<span style="color: #c62828">{r.esc(exc)}</span>'
+                self._say(str(exc), r.BAD)
             except Exception as exc:  # ApprovalError and any bug: in the widget and output
-                self.message.value = (
-                    f'<span style="color: #c62828">{r.esc(type(exc).__name__)}: {r.esc(exc)}</span>'
-                )
+                self._say(f"{type(exc).__name__}: {exc}", r.BAD)
                 from agno_nb.exceptions import ApprovalError
 
                 if not isinstance(exc, ApprovalError):
@@ -140,18 +187,23 @@ class ApprovalWidget(w.VBox):  # type: ignore[misc]
         return run
 
     def _on_edit(self) -> None:
+        self.args_editor.rows = _card.editor_rows(self.args_editor.value)
+        was = self.edit_problem
         try:
-            self.edited_args()
+            self.check_args(self.edited_args())
         except ValueError as exc:
-            self.message.value = f'<span style="color: #c62828">{r.esc(exc)}</span>'
-            self.approve_button.disabled = True
+            self.edit_problem = str(exc)
         else:
-            self.refresh()
-            if self.approval.status == "pending" and self.problem() is None:
-                self.message.value = ""
+            self.edit_problem = None
+        self.refresh()
+        cleared = was is not None and self.edit_problem is None
+        pending = self.paused.state == "waiting" and self.approval.status == "pending"
+        if cleared and pending and self.problem() is None:
+            self._say("")
 
     def _on_approve(self) -> None:
         args = self.edited_args()
+        self.check_args(args)
         self.paused.decide(
             self.approval_id, True, args=None if args == self.approval.args else args
         )
@@ -166,7 +218,8 @@ class ApprovalWidget(w.VBox):  # type: ignore[misc]
 
 class PausedRunWidget(w.VBox):  # type: ignore[misc]
     """A paused run in a cell: one ``ApprovalWidget`` per approval, then the ``Output``
-    its continuation streams into."""
+    its continuation streams into. Its text form (``text/plain`` and ``text/markdown``
+    beside the widget view) names the run and what to run when the widget is gone."""
 
     def __init__(self, paused: PausedRun, output: w.Output) -> None:
         global _last
@@ -174,6 +227,20 @@ class PausedRunWidget(w.VBox):  # type: ignore[misc]
         self.approval_widgets = [ApprovalWidget(paused, a) for a in paused.approvals]
         _last = self.approval_widgets
         super().__init__([*self.approval_widgets, output])
+        self.add_class("agno-approvals")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        data: dict[str, Any] = super()._repr_mimebundle_(**kwargs)
+        p = self.paused
+        if p.state == "waiting":
+            agent = p.context.agent
+            data["text/plain"] = _card.resume_text(p.run_id, agent, p.approvals)
+            data["text/markdown"] = _card.resume_text(p.run_id, agent, p.approvals, markdown=True)
+        else:
+            lines = [f"Run {p.run_id} of agent {p.context.agent}: {p.state_words()}"]
+            lines += [f"  {a.text()}" for a in self.approval_widgets]
+            data["text/plain"] = "\n".join(lines)
+        return data
 
 
 class ApprovalInbox(w.VBox):  # type: ignore[misc]
@@ -188,13 +255,20 @@ class ApprovalInbox(w.VBox):  # type: ignore[misc]
         self.body = w.VBox()
         self.approval_widgets: list[ApprovalWidget] = []
         super().__init__([w.HBox([self.title, self.refresh_button]), self.body, output])
+        self.add_class("agno-approvals")
         self.reload()
 
     def reload(self) -> None:
-        """Read the pending approvals again."""
-        runs = list(self._load())
-        widgets = [ApprovalWidget(p, a) for p in runs for a in p.approvals if a.status == "pending"]
+        """Read the pending approvals again: per run, a line with its agent, its age and
+        the command that resumes it in a new cell, then its cards."""
+        children: list[Any] = []
+        widgets: list[ApprovalWidget] = []
+        for p in self._load():
+            cards = [ApprovalWidget(p, a) for a in p.approvals if a.status == "pending"]
+            if cards:
+                children += [w.HTML(_card.inbox_run_html(p)), *cards]
+                widgets += cards
         self.approval_widgets = widgets
         count = len(widgets)
         self.title.value = f"<b>{count} pending approval{'s' if count != 1 else ''}</b>"
-        self.body.children = widgets
+        self.body.children = children

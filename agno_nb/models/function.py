@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from agno_nb.messages import Message, Part, TextPart, Usage
-from agno_nb.models import Model, ModelRequest, ModelResponse, TextDelta, estimate_tokens
+from agno_nb.models.base import Model, ModelRequest, ModelResponse, TextDelta, estimate_tokens
 from agno_nb.tools import ToolDefinition
 
 __all__ = ["AgentInfo", "FunctionModel"]

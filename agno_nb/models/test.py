@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from agno_nb.messages import Message, Part, TextPart, ToolCallPart, ToolResultPart, Usage
-from agno_nb.models import Model, ModelRequest, ModelResponse, TextDelta, estimate_tokens
+from agno_nb.models.base import Model, ModelRequest, ModelResponse, TextDelta, estimate_tokens
 
 __all__ = ["TestModel", "example_from_schema"]
 

@@ -7,8 +7,9 @@ so ``import agno_nb.runtime`` stays cheap.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agno_nb._lazy import lazy_exports
 
 __all__ = ["APIKey", "AuthConfig", "Caller", "JWTConfig", "create_app"]
 
@@ -25,12 +26,4 @@ if TYPE_CHECKING:
     from agno_nb.runtime.auth import APIKey, AuthConfig, Caller, JWTConfig
 
 
-def __getattr__(name: str) -> Any:
-    module = _LOCATIONS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agno_nb.runtime' has no attribute {name!r}")
-    return getattr(import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(globals(), _LOCATIONS)

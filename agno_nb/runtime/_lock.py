@@ -1,10 +1,10 @@
-"""One service per DuckDB file: the ``X.duckdb.service`` lock taken at app start-up.
+"""One service per DuckDB file: the ``.X.duckdb.service`` lock taken at app start-up.
 
 DuckDB lets one process open a file at a time. The store shares the file between
 processes by handing it over (see ``agno_nb.storage.duckdb``), which suits a kernel, a
 notebook and one dev server; it does not suit several service workers, which would spend
 their time handing the file back and forth. So a service takes an exclusive ``flock`` on
-a sidecar file next to the database when it starts, and a second service (another
+a hidden sidecar file next to the database when it starts, and a second service (another
 uvicorn worker, another ``agno-nb serve``) on the same file fails at start-up with a
 message saying that several workers need Postgres. The kernel drops the lock of a process
 that dies, so a crashed service never blocks the next one.
@@ -23,18 +23,17 @@ if TYPE_CHECKING:
 
 __all__ = ["ServiceLock", "service_lock_path"]
 
-_SUFFIX = ".service"
-
 
 def service_lock_path(store: Store) -> str | None:
     """The lock file of ``store``'s database, or None when it needs none (in memory, or
     a store that is not a DuckDB file: Postgres takes several workers)."""
-    path = getattr(store, "path", None)
-    if not isinstance(path, str) or path == ":memory:":
+    path = store.path
+    if path == ":memory:":
         return None
+    from agno_nb.storage._filelock import side_file
     from agno_nb.storage.duckdb import DuckDBStore
 
-    return path + _SUFFIX if isinstance(store, DuckDBStore) else None
+    return side_file(path, "service") if isinstance(store, DuckDBStore) else None
 
 
 class ServiceLock:
@@ -58,7 +57,8 @@ class ServiceLock:
         except BlockingIOError:
             holder = _read_holder(fd)
             os.close(fd)
-            database = self.path.removesuffix(_SUFFIX)
+            folder, name = os.path.split(self.path)  # .X.duckdb.service -> X.duckdb
+            database = os.path.join(folder, name.removeprefix(".").removesuffix(".service"))
             raise ConfigError(
                 f"{database} is already served by another agno-nb service process "
                 f"({holder}). A DuckDB file takes one service worker: run one worker "

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from agno_nb.desk import ApprovalDesk
     from agno_nb.storage import Store
 
-__all__ = ["Service", "create_app"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "Service", "create_app"]
 
 logger = logging.getLogger("agno_nb.runtime")
 _started = logging.getLogger("uvicorn.error")  # shown where uvicorn shows its own start-up
@@ -54,6 +54,9 @@ _started = logging.getLogger("uvicorn.error")  # shown where uvicorn shows its o
 AuthSpec = AuthConfig | str | os.PathLike[str] | Mapping[str, "Principal | str"] | Literal[False]
 _DB_ID = "agno-nb-db"
 _GC_YOUNG = 10_000
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+"""4 MiB: the longest ``message`` (200,000 characters) fits in any encoding, even as JSON
+``\\u`` escapes of characters past the BMP (12 bytes each)."""
 _STATUS: list[tuple[type[AgnoNBError], int]] = [
     (SessionAccessError, 403),
     (ApprovalPermissionError, 403),
@@ -78,6 +81,7 @@ class Service:
     title: str = "agno-nb"
     description: str | None = None
     db_id: str = _DB_ID
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     lock: ServiceLock | None = None
     _store: Store | None = None
@@ -98,7 +102,7 @@ class Service:
 
             store = self._store = open_store(self.db)
             for agent in self.agents.values():
-                agent._store = store
+                agent.use_store(store)
         return store
 
     @property
@@ -122,9 +126,7 @@ class Service:
         if path is not None:
             self.lock = ServiceLock(path)
             self.lock.acquire()
-        warm_up = getattr(self.store, "warm_up", None)  # before the first request, not in it
-        if warm_up is not None:
-            warm_up()
+        self.store.warm_up()  # before the first request, not in it
         methods = [f"{len(self.auth.api_keys)} API key(s)"] if self.auth.api_keys else []
         if self.auth.jwt is not None:
             methods.append(f"JWT {self.auth.jwt.algorithm}")
@@ -154,6 +156,7 @@ def create_app(
     title: str = "agno-nb",
     description: str | None = None,
     tune_gc: bool = False,
+    max_body_bytes: int | None = None,
 ) -> FastAPI:
     """The service for ``agents``.
 
@@ -165,15 +168,18 @@ def create_app(
     ``insecure=True``. ``tune_gc``: once started, freeze the start-up heap and collect
     young objects less often (``_tune_gc``), for a process that serves this app alone
     (the exported ``app.py`` and ``agno-nb serve module:agent`` turn it on).
+    ``max_body_bytes``: larger request bodies are refused (413); default
+    ``$AGNO_NB_MAX_BODY_BYTES``, else ``DEFAULT_MAX_BODY_BYTES`` (4 MiB).
     """
     from fastapi import FastAPI
+    from fastapi.exceptions import RequestValidationError
 
-    from agno_nb.runtime import _traces, routes_agents, routes_data
+    from agno_nb.runtime import _body, _traces, routes_agents, routes_data
 
     by_id = _agents_by_id(agents)
     service = Service(
         by_id, _db_for(agents, db), _auth_from(auth), insecure=insecure, title=title,
-        description=description,
+        description=description, max_body_bytes=_max_body_from(max_body_bytes),
     )  # fmt: skip
     for agent in agents:  # the service's store replaces the agents' own (db=False too: a
         agent.db = service.db  # service run must be stored to pause, continue, be listed)
@@ -206,6 +212,7 @@ def create_app(
     )
     app.state.service = service
     app.add_exception_handler(AgnoNBError, _agno_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _body.invalid_request)
     app.include_router(routes_agents.router(service))
     app.include_router(routes_data.router(service))
     app.include_router(_traces.router(service))
@@ -215,13 +222,13 @@ def create_app(
 def _tune_gc() -> None:
     """The garbage collector of a serving process, as long-running Python servers tune it.
 
-    ``gc.freeze()`` once started: what start-up made (modules, the app, SDK clients, some
-    250,000 objects) leaves the collector's sight, so a full collection scans only what
-    requests made (before: about 120 ms each, in one go on the event loop, 0.3 ms per
-    request in all). And a young collection every 10,000 net allocations instead of 700:
-    a request's objects mostly die young by reference counting, and collecting ten times
-    less often cut the collector's CPU from 0.2 to 0.02 ms per request
-    (bench/RESULTS.md). Process-wide, hence ``create_app(tune_gc=True)`` only."""
+    ``gc.freeze()`` once started: what start-up made (modules, the app, SDK clients, a
+    few hundred thousand objects) leaves the collector's sight, so a full collection scans
+    only what requests made, instead of pausing the event loop over everything. And a
+    young collection every 10,000 net allocations instead of 700: a request's objects
+    mostly die young by reference counting, so collecting less often cuts the collector's
+    CPU per request (docs/service.md has the figures). Process-wide, hence
+    ``create_app(tune_gc=True)`` only."""
     import gc
 
     gc.collect()
@@ -262,6 +269,19 @@ def _db_for(
         found: str | os.PathLike[str] | Store = next(iter(given.values()))
         return found
     return default_db()
+
+
+def _max_body_from(given: int | None) -> int:
+    """The body limit: ``given``, else ``$AGNO_NB_MAX_BODY_BYTES``, else the default."""
+    value: int | str = DEFAULT_MAX_BODY_BYTES if given is None else given
+    if given is None:
+        value = os.environ.get("AGNO_NB_MAX_BODY_BYTES", "").strip() or value
+    limit = value if isinstance(value, int) else int(value) if value.isdigit() else 0
+    if limit < 1 or isinstance(value, bool):
+        raise ConfigError(
+            f"max_body_bytes (AGNO_NB_MAX_BODY_BYTES) must be a number of bytes, not {value!r}"
+        )
+    return limit
 
 
 def _auth_from(auth: AuthSpec | None) -> AuthConfig:

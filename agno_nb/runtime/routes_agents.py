@@ -9,7 +9,6 @@ flags here), ``POST .../runs/{run_id}/continue`` takes it up, in any worker.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -17,14 +16,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from agno_nb.runtime import _agentos, sse
-from agno_nb.runtime._http import (
-    ERRORS,
-    Who,
-    body_spec,
-    effective_user,
-    find_agent,
-    read_body,
-)
+from agno_nb.runtime._body import BODY_ERRORS, body_spec, read_body
+from agno_nb.runtime._http import ERRORS, Who, effective_user, find_agent
 from agno_nb.runtime.schemas import (
     AgentDetail,
     AgentSummary,
@@ -56,7 +49,7 @@ _STREAM_DOC = {
     },
 }
 _CONFLICT = {"description": "Not paused, undecided, or being continued", "model": ErrorOut}
-_RUN_ERRORS = {**ERRORS, 409: _CONFLICT}
+_RUN_ERRORS = {**ERRORS, **BODY_ERRORS}
 
 
 def router(service: Service) -> APIRouter:
@@ -67,7 +60,7 @@ def router(service: Service) -> APIRouter:
         "/agents/{agent_id}/runs",
         tags=["Agents"],
         response_model=None,
-        responses={200: _STREAM_DOC, 400: ERRORS[422], **ERRORS},
+        responses={200: _STREAM_DOC, **_RUN_ERRORS},
         openapi_extra=body_spec(RunRequest),
     )
     async def create_run(agent_id: str, request: Request, who: Who) -> Response:
@@ -84,7 +77,7 @@ def router(service: Service) -> APIRouter:
         "/agents/{agent_id}/runs/{run_id}/continue",
         tags=["Agents"],
         response_model=None,
-        responses={200: _STREAM_DOC, 400: ERRORS[422], **_RUN_ERRORS},
+        responses={200: _STREAM_DOC, **_RUN_ERRORS, 409: _CONFLICT},
         openapi_extra=body_spec(ContinueRequest),
     )
     async def continue_run(agent_id: str, run_id: str, request: Request, who: Who) -> Response:
@@ -96,7 +89,8 @@ def router(service: Service) -> APIRouter:
         if run is None or run.agent_id != agent.id or not who.owns(run.user_id):
             raise HTTPException(404, f"no run {run_id!r} of agent {agent.id!r}")
         if body.tools:
-            await run_in_threadpool(_decide_from_tools, service, who, run, body.tools)
+            tools = cast("list[dict[str, Any]]", body.tools)  # parsed if sent as text
+            await run_in_threadpool(_decide_from_tools, service, who, run, tools)
         events = cast("AsyncIterator[ev.RunEvent]", agent.acontinue_run(run_id, stream=True))
         if body.stream:
             return await sse.stream_response(events, agent.name, agentos=body.events == "agentos")
@@ -144,17 +138,13 @@ def router(service: Service) -> APIRouter:
     return api
 
 
-def _decide_from_tools(service: Service, who: Caller, run: RunOutput, tools: Any) -> None:
+def _decide_from_tools(
+    service: Service, who: Caller, run: RunOutput, tools: list[dict[str, Any]]
+) -> None:
     """AgentOS's way: tool executions with ``confirmed`` decide the run's approvals, as
     the caller (``decide`` checks the role). A decision already made the same way is
-    accepted as is, so a client may resolve first and confirm again here."""
-    if isinstance(tools, str):
-        try:
-            tools = json.loads(tools)
-        except ValueError:
-            raise HTTPException(400, "tools is not valid JSON") from None
-    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
-        raise HTTPException(422, "tools must be a JSON list of tool executions (objects)")
+    accepted as is, so a client may resolve first and confirm again here. (``tools``
+    sent as JSON text was parsed when the body was read.)"""
     by_call = {a.tool_call_id: a for a in service.desk.list(run_id=run.run_id)}
     for tool in tools:
         call_id = tool.get("tool_call_id") or tool.get("id")

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from agno_nb.runtime import _agentos
+from agno_nb.runtime._body import BODY_ERRORS, body_spec, read_body
 from agno_nb.runtime._http import ERRORS, Who
 from agno_nb.runtime.schemas import ApprovalOut, ErrorOut, Page, ResolveRequest, SessionDetail
 
@@ -29,6 +31,7 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page")]
 PageNo = Annotated[int, Query(ge=1, le=100_000, alias="page", description="Page, from 1")]
 Id = Annotated[str | None, Query(max_length=256)]
 _MAX_SCAN = 100_000
+_DECIDED = {"description": "Decided already or expired", "model": ErrorOut}
 
 
 def page(items: list[Any], limit: int, number: int, *, more: bool = False) -> dict[str, Any]:
@@ -138,12 +141,17 @@ def router(service: Service) -> APIRouter:
         "/approvals/{approval_id}/resolve",
         tags=["Approvals"],
         response_model=ApprovalOut,
-        responses={**ERRORS, 409: {"description": "Decided already or expired", "model": ErrorOut}},
+        responses={**ERRORS, **BODY_ERRORS, 409: _DECIDED},
+        openapi_extra=body_spec(ResolveRequest),
     )
-    def resolve_approval(approval_id: str, body: ResolveRequest, who: Who) -> dict[str, Any]:
+    async def resolve_approval(approval_id: str, request: Request, who: Who) -> dict[str, Any]:
         """Approve or reject as the caller; the approval's role rules apply (403 if the
         caller may not decide it, 409 if it is decided or expired). Then continue the run
         with ``POST /agents/{agent_id}/runs/{run_id}/continue``."""
+        body = await read_body(request, ResolveRequest)
+        return await run_in_threadpool(resolve, approval_id, body, who)
+
+    def resolve(approval_id: str, body: ResolveRequest, who: Caller) -> dict[str, Any]:
         approval = approval_for(approval_id, who)
         if body.args is not None and body.status == "rejected":
             raise HTTPException(422, "args (edited arguments) only go with status 'approved'")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from agno_nb.runtime import _json
 
 __all__ = [
     "AgentDetail",
@@ -77,6 +79,17 @@ class ContinueRequest(_Body):
     tools: str | list[dict[str, Any]] | None = Field(None, max_length=100_000)
     session_id: str | None = Field(None, max_length=256)
     user_id: str | None = Field(None, max_length=256)
+
+    @field_validator("tools")
+    @classmethod
+    def _tools_from_json(cls, tools: str | list[dict[str, Any]] | None) -> Any:
+        """A form sends ``tools`` as JSON text: parsed here, with the body's bounds."""
+        if not isinstance(tools, str):
+            return tools
+        parsed = _json.loads(tools, "tools")
+        if not isinstance(parsed, list) or not all(isinstance(t, dict) for t in parsed):
+            raise ValueError("tools must be a JSON list of tool executions (objects)")
+        return parsed
 
 
 class ResolveRequest(_Body):

@@ -24,7 +24,7 @@ from agno_nb.exceptions import (
     RunNotFoundError,
     RunStateError,
 )
-from agno_nb.run import RunOutput, utcnow
+from agno_nb.run import RunOutput, RunStatus, utcnow
 
 __all__ = [
     "APPROVAL_COLUMNS",
@@ -33,6 +33,7 @@ __all__ = [
     "decide_approval",
     "insert_approvals",
     "lease_run",
+    "paused_approvals",
     "record_event",
     "select_approvals",
 ]
@@ -215,7 +216,11 @@ def lease_run(
             [], f"run {run_id} is {status}, not paused: there is nothing to continue "
             "(a continue is never replayed)", "state",
         )  # fmt: skip
-    approvals = select_approvals(con, {"run_id": run_id})
+    run = load_run(con, run_id)
+    assert run is not None
+    approvals, missing = paused_approvals(con, run)
+    if missing is not None:
+        return LeaseOutcome([], missing, "state")
     overdue = [a for a in approvals if a.status == "pending" and a.is_expired]
     if overdue:
         _expire_overdue(con, "run_id = ?", [run_id], now)
@@ -236,7 +241,34 @@ def lease_run(
         "updated_at = ? WHERE run_id = ? AND status = 'paused'",
         [owner, now + ttl, now, run_id],
     )
-    return LeaseOutcome(approvals, run=load_run(con, run_id))
+    run.status, run.updated_at = RunStatus.RUNNING, now
+    return LeaseOutcome(approvals, run=run)
+
+
+def paused_approvals(con: Connection, run: RunOutput) -> tuple[list[ApprovalRequest], str | None]:
+    """The approvals that the pending calls of a paused run wait for, in call order, and
+    what is wrong if the row of any is missing (a pause stored by an agno-nb that wrote
+    the run and its approvals in two transactions, and died between them)."""
+    pending = run.pending_tool_calls
+    if not pending:
+        return [], None
+    rows = select_approvals(con, {"run_id": run.run_id})
+    by_id = {a.approval_id: a for a in rows}
+    by_call = {a.tool_call_id: a for a in rows}
+    found, missing = [], []
+    for call in pending:
+        approval = by_id.get(call.approval_id) if call.approval_id else by_call.get(call.id)
+        if approval is None:
+            missing.append(f"{call.name} ({call.approval_id or call.id})")
+        else:
+            found.append(approval)
+    if not missing:
+        return found, None
+    return found, (
+        f"run {run.run_id} is paused, but the approval rows of its pending call(s) "
+        f"{', '.join(missing)} are missing from the store: the pause was not stored whole, "
+        "so the run cannot be continued"
+    )
 
 
 class ApprovalStoreMixin:
@@ -244,11 +276,6 @@ class ApprovalStoreMixin:
 
     def call(self, fn: Any) -> Any:  # provided by the store class
         raise NotImplementedError
-
-    def save_pause(self, run: RunOutput, approvals: list[ApprovalRequest]) -> None:
-        """Persist a paused run and its new approvals, durably, in one transaction."""
-        self.save_run(run, durable=True)  # type: ignore[attr-defined]
-        self.call(lambda con: insert_approvals(con, approvals))
 
     def get_approval(self, approval_id: str) -> ApprovalRequest | None:
         found = self.call(lambda con: select_approvals(con, {"approval_id": approval_id}))

@@ -1,12 +1,12 @@
 """Rows to Arrow: every batch write of the store (runs, sessions, spans) is one statement
 over one Arrow record batch.
 
-A DuckDB statement costs 0.3-2 ms of CPU however few its rows, and bound parameters cost
-about 0.2 ms more per row of a wide table (``INSERT ... VALUES``, 26 columns); from an
-Arrow batch a row costs about 0.01 ms. The rows (tuples) become a struct array in one
-``pyarrow`` call, the fastest conversion from Python objects (about 1 µs per 27-column
-span). DuckDB reads the batch through its replacement scan: a statement names a local
-variable holding it (``FROM agno_nb_batch``), 1 ms cheaper than ``register``.
+A DuckDB statement has a fixed CPU cost however few its rows, and bound parameters cost
+far more per row of a wide table (``INSERT ... VALUES``) than a row of an Arrow batch does
+(docs/storage.md has the figures). The rows (tuples) become a struct array in one
+``pyarrow`` call, the fastest conversion from Python objects. DuckDB reads the batch
+through its replacement scan: a statement names a local variable holding it
+(``FROM agno_nb_batch``), cheaper than ``register``.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def record_batch(rows: Sequence[tuple[Any, ...]], fields: tuple[tuple[str, Kind]
 
 
 def warm_up() -> None:
-    """Import what the first conversion needs, now: ``pyarrow`` (~130 ms), and pandas
-    (~250 ms), which ``pyarrow.array`` imports on its first call when it is installed."""
+    """Import what the first conversion needs, now: ``pyarrow``, and pandas, which
+    ``pyarrow.array`` imports on its first call when it is installed."""
     record_batch([("", 0, 0.0, None, 0)], _WARM_UP)
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from agno_nb.run import RunOutput
-    from agno_nb.storage import SessionRecord
+    from agno_nb.storage.protocol import SessionRecord
 
 __all__ = ["HISTORY_CAP", "RunCache"]
 

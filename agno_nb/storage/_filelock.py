@@ -2,11 +2,12 @@
 
 DuckDB lets one process at a time open a file read-write, and a second process cannot
 even open it read-only. Processes of agno-nb therefore take turns, and this lock tells
-them whose turn it is and whether anybody is waiting:
+them whose turn it is and whether anybody is waiting. The sidecar files sit next to the
+database, hidden (``side_file``), so that a notebook's folder shows the database alone:
 
-``X.duckdb.lock`` (L)
+``.X.duckdb.lock`` (L)
     Held exclusively by the process that has the database open.
-``X.duckdb.queue`` (Q)
+``.X.duckdb.queue`` (Q)
     Held shared by every process waiting for L. The holder of L probes it with a
     non-blocking exclusive lock: if that fails, somebody waits, and the holder hands the
     file over at its next opportunity (see ``agno_nb.storage.duckdb``).
@@ -27,12 +28,19 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["HandoffLock"]
+__all__ = ["HandoffLock", "side_file"]
 
 _FAST_SLEEP = 0.001  # a handover takes a few ms: poll fast at first,
 _FAST_PERIOD = 0.05
 _SLOW_SLEEP = 0.005  # then slower while the holder finishes its turn
 _YIELD_GRACE = 2 * _SLOW_SLEEP
+
+
+def side_file(db_path: str, suffix: str) -> str:
+    """The hidden sidecar file ``suffix`` of a database: ``dir/X.duckdb`` gives
+    ``dir/.X.duckdb.<suffix>``."""
+    folder, name = os.path.split(db_path)
+    return os.path.join(folder, f".{name}.{suffix}")
 
 
 class HandoffLock:
@@ -42,8 +50,8 @@ class HandoffLock:
     """
 
     def __init__(self, db_path: str) -> None:
-        self.lock_path = db_path + ".lock"
-        self.queue_path = db_path + ".queue"
+        self.lock_path = side_file(db_path, "lock")
+        self.queue_path = side_file(db_path, "queue")
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
         self._lock_fd = os.open(self.lock_path, flags, 0o666)
         try:

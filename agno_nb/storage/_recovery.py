@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from agno_nb._scrub import current
+from agno_nb.spans import new_span_id, ns_of
 from agno_nb.storage._spans import insert_spans
-from agno_nb.tracing import new_span_id, ns_of
 
 if TYPE_CHECKING:
     import duckdb

@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from agno_nb.spans import SPAN_FIELDS, SpanRow
 from agno_nb.storage._arrow import Kind, execute_over
-from agno_nb.tracing import SPAN_FIELDS, SpanRow
 
 if TYPE_CHECKING:
     import duckdb

@@ -15,7 +15,7 @@ is let go, so every reopen (``generation`` + 1) starts from the database.
 
 *Handing the file over.* DuckDB lets one process open a file read-write, and no other
 process open it at all. Stores take turns with the flock protocol of ``_filelock``: to
-open, announce "waiting" (shared lock on ``X.duckdb.queue``), take ``X.duckdb.lock``
+open, announce "waiting" (shared lock on ``.X.duckdb.queue``), take ``.X.duckdb.lock``
 (polling until ``lock_timeout``, else ``StoreBusyError``), ATTACH the file (retrying while
 a process that ignores our lock has it open), stop announcing. The holder checks for
 waiters every 5 ms while idle, and after each batch once it has held the file for 50 ms
@@ -31,81 +31,56 @@ the next batch: ``_worker``, ``_runwrites``); a write that fails loses only itse
 logged and kept in ``write_errors``, or raised by ``save_run(durable=True)``); a process
 reads its own earlier writes; other processes
 see a write-behind save once it is committed (``flush()`` or ``durable=True`` to wait).
-Saves still queued when the process is killed are lost; a normal exit commits them.
+A pause (the run and its approval rows) is one transaction. Saves still queued when the
+process is killed are lost, at most those of the last second (``_batching.MAX_AGE``); a
+normal exit commits them.
 
-Costs (2-core machine, p50): ``claim_session`` / ``history`` cache hits 0.5-0.8 µs;
-``save_run(durable=False)`` 25 µs in the caller (serialising the run); a job round trip
-70 µs, 270 µs for ``call`` (BEGIN + COMMIT); a batch of run saves costs the store
-thread a few ms whatever its size (one statement per table, over Arrow), so a served run
-costs it 0.25-0.55 ms; ``save_run(durable=True)`` waits about 5 ms. Handing the
-file to another process takes 7.5 ms (p90 12 ms) from an idle holder, up to a turn plus one
-batch from a busy one. After ``idle_release`` the next job reopens the file (3 ms) and the
-caches start empty.
+Costs: cache hits cost no database trip; ``save_run(durable=False)`` only serialises the
+run in the caller; a batch of run saves costs the store thread about the same whatever its
+size (one statement per table, over Arrow); ``save_run(durable=True)`` waits for a commit.
+Handing the file over is quick from an idle holder, up to a turn plus one batch from a
+busy one. After ``idle_release`` the next job reopens the file and the caches start empty.
+The measured figures are in docs/storage.md (``python -m bench`` measures them again).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 
-from agno_nb.exceptions import SessionAccessError, StoreError
+from agno_nb.exceptions import RunStateError, SessionAccessError, StoreError
 from agno_nb.run import RunOutput, RunStatus
-from agno_nb.storage import SessionRecord
-from agno_nb.storage._approvals import ApprovalStoreMixin
+from agno_nb.storage._approvals import ApprovalStoreMixin, insert_approvals, paused_approvals
 from agno_nb.storage._cache import HISTORY_CAP, RunCache
-from agno_nb.storage._recovery import Recovery, process_owner, recover_abandoned_runs
-from agno_nb.storage._runwrites import (
-    RUN_COLUMNS,
-    SESSION_COLUMNS,
-    STATE_COLUMNS,
-    RunSave,
-    RunWriter,
+from agno_nb.storage._recovery import Recovery, recover_abandoned_runs
+from agno_nb.storage._rows import (
+    insert_session,
+    run_row,
+    select_completed,
+    select_run,
+    select_runs,
+    select_session,
+    select_sessions,
 )
+from agno_nb.storage._runwrites import RunSave, RunWriter
 from agno_nb.storage._spans import SpanBuffer
 from agno_nb.storage._worker import StoreThread
+from agno_nb.storage.protocol import SessionRecord
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from agno_nb.tracing import SpanRow
+    from agno_nb.approvals import ApprovalRequest
+    from agno_nb.spans import SpanRow
 
 __all__ = ["DuckDBStore"]
 
 T = TypeVar("T")
-
-_USAGE_COLUMNS = STATE_COLUMNS[10:15]
-_JSON_COLUMNS = ("content", "messages", "tool_calls")
-
-_SELECT_RUNS = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs"
-_SELECT_SESSIONS = f"SELECT {SESSION_COLUMNS} FROM sessions"
-_INSERT_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
-
-Row = tuple[Any, ...]
-
-
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, default=str)
-
-
-def _run_row(run: RunOutput) -> Row:
-    """The values of ``RUN_COLUMNS`` for ``run`` (serialised in the caller's thread, so
-    that the write job sees the run as it was when saved)."""
-    data = run.to_dict()
-    usage = run.usage
-    return (
-        run.run_id, run.session_id, run.user_id, run.agent_id, run.agent_name,
-        run.created_at, process_owner(), str(run.status), run.input, _dumps(data["content"]),
-        _dumps(data["messages"]), _dumps(data["tool_calls"]), run.model, run.stop_reason,
-        run.error, run.error_type, run.trace_id, usage.input_tokens, usage.output_tokens,
-        usage.cache_read_tokens, usage.cache_write_tokens, usage.requests, run.updated_at,
-        run.finished_at, run.duration_ms, run.root_span_id,
-    )  # fmt: skip
 
 
 def _shut_down(spans: SpanBuffer, thread: StoreThread) -> None:
@@ -113,38 +88,6 @@ def _shut_down(spans: SpanBuffer, thread: StoreThread) -> None:
     if not thread.closed:
         spans.close()
     thread.close()
-
-
-def _run_from_row(row: Row) -> RunOutput:
-    data = dict(zip(RUN_COLUMNS, row, strict=True))
-    for column in _JSON_COLUMNS:
-        if data[column] is not None:
-            data[column] = json.loads(data[column])
-    data["usage"] = {column: data.pop(column) or 0 for column in _USAGE_COLUMNS}
-    for column in ("created_at", "updated_at", "finished_at"):
-        if data[column] is not None:
-            data[column] = data[column].isoformat()
-    return RunOutput.from_dict(data)
-
-
-def _session_from_row(row: Row) -> SessionRecord:
-    session_id, user_id, agent_id, created_at, updated_at, state = row
-    return SessionRecord(
-        session_id=session_id,
-        user_id=user_id,
-        agent_id=agent_id,
-        created_at=created_at,
-        updated_at=updated_at,
-        state=json.loads(state) if state else {},
-    )
-
-
-def _where(filters: dict[str, str | None]) -> tuple[str, list[Any]]:
-    """``WHERE`` for the filters that are set (column names are ours, never the user's)."""
-    used = {column: value for column, value in filters.items() if value is not None}
-    if not used:
-        return "", []
-    return " WHERE " + " AND ".join(f"{c} = ?" for c in used), list(used.values())
 
 
 class DuckDBStore(ApprovalStoreMixin):
@@ -164,16 +107,16 @@ class DuckDBStore(ApprovalStoreMixin):
         idle_release: float = 2.0,
     ) -> None:
         path = os.fspath(path)
-        self.path = path if path == ":memory:" else os.path.abspath(path)
+        self._path = path = path if path == ":memory:" else os.path.abspath(path)
         self._cache = RunCache()
         self._recovery = Recovery()
         self._writer = RunWriter()
         self._thread = thread = StoreThread(
-            self.path,
+            path,
             lock_timeout=lock_timeout,
             idle_release=idle_release,
             invalidate=self._cache.invalidate,
-            on_attach=None if self.path == ":memory:" else self._recovery.on_attach,
+            on_attach=None if path == ":memory:" else self._recovery.on_attach,
         )
 
         def submit_spans(fn: Callable[[duckdb.DuckDBPyConnection], object]) -> None:
@@ -182,6 +125,11 @@ class DuckDBStore(ApprovalStoreMixin):
         self._spans = spans = SpanBuffer(submit_spans)
         # Flush and close when garbage collected or at interpreter exit, whichever first.
         self._finalizer = weakref.finalize(self, _shut_down, spans, thread)
+
+    @property
+    def path(self) -> str:
+        """The file's absolute path, or ``":memory:"``."""
+        return self._path
 
     @property
     def closed(self) -> bool:
@@ -225,7 +173,7 @@ class DuckDBStore(ApprovalStoreMixin):
     # -- tracing ---------------------------------------------------------------------
 
     def record_spans(self, rows: list[SpanRow]) -> None:
-        """Queue finished spans (``agno_nb.tracing`` rows); written in batches."""
+        """Queue finished spans (``agno_nb.spans`` rows); written in batches."""
         self._check_open()
         self._spans.add(rows)
 
@@ -263,28 +211,59 @@ class DuckDBStore(ApprovalStoreMixin):
         return record
 
     def save_run(self, run: RunOutput, *, durable: bool = False) -> None:
+        self._save(run, durable, None)
+
+    def save_pause(self, run: RunOutput, approvals: list[ApprovalRequest]) -> None:
+        """The paused run and its approval rows, in one job, so one transaction, committed
+        when this returns: a process killed at any moment leaves the whole pause in the
+        file or none of it. The job supersedes the saves of the run still queued (they are
+        older); no later save of the run supersedes it (``sealed``)."""
+        self._save(run, True, approvals)
+
+    def _save(self, run: RunOutput, durable: bool, approvals: list[ApprovalRequest] | None) -> None:
         self._check_open()
         run_id, cache = run.run_id, self._cache
         token = cache.saving(run)
-        save = RunSave(_run_row(run), self._writer.write, lambda: cache.written(run_id, token))
+        save = RunSave(run_row(run), self._writer.write, lambda: cache.written(run_id, token))
+        job: Callable[[duckdb.DuckDBPyConnection], None] = save
+        if approvals is not None:
+
+            def job(con: duckdb.DuckDBPyConnection) -> None:
+                save(con)  # alone, so "careful": the run and its session are looked up
+                insert_approvals(con, approvals)
+
+        label = "save_run" if approvals is None else "save_pause"
         try:
             self._thread.write(
-                save, wait=durable, label=f"save_run({run_id!r})", key=f"run:{run_id}",
-                defer=run.status == RunStatus.RUNNING,
+                job, wait=durable, label=f"{label}({run_id!r})", key=f"run:{run_id}",
+                defer=run.status == RunStatus.RUNNING, sealed=approvals is not None,
             )  # fmt: skip
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: saving run {run_id!r} failed: {exc}") from exc
 
     def _load_run(self, con: duckdb.DuckDBPyConnection, run_id: str) -> RunOutput | None:
-        rows = con.execute(f"{_SELECT_RUNS} WHERE run_id = ?", [run_id]).fetchall()
-        if not rows:
-            return None
-        self._writer.seen(run_id)
-        return _run_from_row(rows[0])
+        run = select_run(con, run_id)
+        if run is not None:
+            self._writer.seen(run_id)
+        return run
 
     def get_run(self, run_id: str) -> RunOutput | None:
+        """The run; a paused one with the approvals its pending calls wait for
+        (``RunStateError`` if their rows are missing: a pause not stored whole)."""
         self._check_open()
-        return self._read(lambda con: self._load_run(con, run_id))
+        run, problem = self._read(lambda con: self._load_paused(con, run_id))
+        if problem is not None:
+            raise RunStateError(problem)
+        return run
+
+    def _load_paused(
+        self, con: duckdb.DuckDBPyConnection, run_id: str
+    ) -> tuple[RunOutput | None, str | None]:
+        run = self._load_run(con, run_id)
+        if run is None or run.status != RunStatus.PAUSED:
+            return run, None
+        run.approvals, problem = paused_approvals(con, run)
+        return run, problem
 
     def history(self, session_id: str, user_id: str, limit: int) -> list[RunOutput]:
         self._check_open()
@@ -298,21 +277,14 @@ class DuckDBStore(ApprovalStoreMixin):
         record = self._cache.session(session_id)
         if record is not None:
             return record
-        rows = self._read(
-            lambda con: con.execute(
-                f"{_SELECT_SESSIONS} WHERE session_id = ?", [session_id]
-            ).fetchall()
-        )
-        return _session_from_row(rows[0]) if rows else None
+        return self._read(lambda con: select_session(con, session_id))
 
     def list_sessions(
         self, *, user_id: str | None = None, agent_id: str | None = None, limit: int = 100
     ) -> list[SessionRecord]:
         self._check_open()
-        where, params = _where({"user_id": user_id, "agent_id": agent_id})
-        sql = f"{_SELECT_SESSIONS}{where} ORDER BY updated_at DESC, session_id LIMIT ?"
-        rows = self._read(lambda con: con.execute(sql, [*params, limit]).fetchall())
-        return [_session_from_row(row) for row in rows]
+        filters = {"user_id": user_id, "agent_id": agent_id}
+        return self._read(lambda con: select_sessions(con, filters, limit))
 
     def list_runs(
         self,
@@ -324,11 +296,9 @@ class DuckDBStore(ApprovalStoreMixin):
         limit: int = 100,
     ) -> list[RunOutput]:
         self._check_open()
-        filters = {"session_id": session_id, "user_id": user_id, "agent_id": agent_id}
-        where, params = _where({**filters, "status": None if status is None else str(status)})
-        sql = f"{_SELECT_RUNS}{where} ORDER BY created_at DESC, run_id DESC LIMIT ?"
-        rows = self._read(lambda con: con.execute(sql, [*params, limit]).fetchall())
-        return [_run_from_row(row) for row in rows]
+        filters = {"session_id": session_id, "user_id": user_id, "agent_id": agent_id,
+                   "status": None if status is None else str(status)}  # fmt: skip
+        return self._read(lambda con: select_runs(con, filters, limit))
 
     def flush(self) -> None:
         self._check_open()
@@ -369,16 +339,14 @@ class DuckDBStore(ApprovalStoreMixin):
     def _load_session(
         self, con: duckdb.DuckDBPyConnection, session_id: str, user_id: str, agent_id: str
     ) -> SessionRecord:
-        rows = con.execute(f"{_SELECT_SESSIONS} WHERE session_id = ?", [session_id]).fetchall()
-        if rows:
-            record = _session_from_row(rows[0])
-        else:
+        record = select_session(con, session_id)
+        if record is None:
             now = datetime.now(UTC)
             record = SessionRecord(
                 session_id=session_id, user_id=user_id, agent_id=agent_id, created_at=now,
                 updated_at=now,
             )  # fmt: skip
-            con.execute(_INSERT_SESSION, [session_id, user_id, agent_id, now, now, "{}"])
+            insert_session(con, record)
             # save_run creates the session of any run it saves: a new session has no runs.
             self._cache.load_history(session_id, user_id, [])
         self._writer.seen_session(session_id)
@@ -390,12 +358,7 @@ class DuckDBStore(ApprovalStoreMixin):
     ) -> list[RunOutput]:
         if limit <= 0:
             return []
-        sql = (
-            f"{_SELECT_RUNS} WHERE session_id = ? AND user_id = ? AND status = 'completed' "
-            "ORDER BY created_at DESC, run_id DESC LIMIT ?"
-        )
-        rows = con.execute(sql, [session_id, user_id, max(limit, HISTORY_CAP)]).fetchall()
-        runs = [_run_from_row(row) for row in reversed(rows)]
+        runs = select_completed(con, session_id, user_id, max(limit, HISTORY_CAP))
         if limit > HISTORY_CAP:
             return runs
         self._cache.load_history(session_id, user_id, runs)

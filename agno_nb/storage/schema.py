@@ -6,7 +6,7 @@ the schema by appending ``Migration(2, ...)`` to ``MIGRATIONS``: never edit a mi
 that has shipped, since files in the wild have it applied already.
 
 Indexes: DuckDB's ART indexes pay off for selective equality filters (``session_id = ?``
-on a large table: 8.8 ms to 1.3 ms over 1M rows), not for low-cardinality columns
+on a large table), not for low-cardinality columns
 (``status``) or ranges (``created_at``, where the min/max zone maps already prune), and
 each one costs on every insert and checkpoint; so ``runs`` is indexed on ``session_id``
 and ``user_id`` only.

@@ -6,8 +6,9 @@ by turn); ``TestModel`` and ``FunctionModel`` replace the model without any netw
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agno_nb._lazy import lazy_exports
 
 __all__ = ["FakeAnthropic", "FunctionModel", "RecordedRequest", "TestModel", "Turn"]
 
@@ -25,8 +26,4 @@ if TYPE_CHECKING:
     from agno_nb.testing.fake_anthropic import FakeAnthropic, RecordedRequest, Turn
 
 
-def __getattr__(name: str) -> Any:
-    module = _LOCATIONS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agno_nb.testing' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__, __dir__ = lazy_exports(globals(), _LOCATIONS)

@@ -167,6 +167,29 @@ class RecordedRequest:
         return bool(self.body.get("stream", False))
 
 
+def tool_ids_problem(messages: Sequence[Any]) -> str | None:
+    """What the Messages API says of ``tool_use`` ids that repeat in a request, or of a
+    ``tool_result`` that answers no ``tool_use`` of the message before it; else None."""
+    seen: set[str] = set()
+    offered: set[str] = set()
+    for i, message in enumerate(messages):
+        blocks = message.get("content") if isinstance(message, dict) else None
+        blocks = [b for b in blocks if isinstance(b, dict)] if isinstance(blocks, list) else []
+        for j, block in enumerate(blocks):
+            if block.get("type") == "tool_use":
+                if block.get("id") in seen:
+                    return f"messages.{i}.content.{j}: `tool_use` ids must be unique"
+                seen.add(block.get("id"))
+            elif block.get("type") == "tool_result" and block.get("tool_use_id") not in offered:
+                return (
+                    f"messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` "
+                    f"blocks: {block.get('tool_use_id')}. Each `tool_result` block must have a "
+                    "corresponding `tool_use` block in the previous message."
+                )
+        offered = {b.get("id") for b in blocks if b.get("type") == "tool_use"}
+    return None
+
+
 def _text_of(content: Any) -> str:
     """The text of a message's ``content`` (a string or a list of blocks)."""
     if isinstance(content, str):

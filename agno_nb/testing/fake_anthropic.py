@@ -13,6 +13,10 @@ clients go through :meth:`FakeAnthropic.serve`. In-process, a response is buffer
 (the client sees every SSE event at once) and the client's read timeout bounds the whole
 response.
 
+This module is the server: the ASGI app (request checks, routes), its in-process transport
+and the socket server. What it answers is encoded by ``_fake_wire`` (``Message`` JSON, SSE
+events, error bodies); turns, recorded requests and script files are ``_fake_script``.
+
 Script files are JSON, either ``{"turns": [TURN, ...]}`` or ``[TURN, ...]``, where each
 TURN object uses the field names of :class:`Turn`, all optional::
 
@@ -36,11 +40,9 @@ import argparse
 import asyncio
 import json
 import logging
-import re
 import signal
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
@@ -62,6 +64,16 @@ from agno_nb.testing._fake_script import (
     default_handler,
     error_type_for,
     load_script,
+    tool_ids_problem,
+)
+from agno_nb.testing._fake_wire import (
+    FAKE_MODEL,
+    TruncatedStream,
+    error_body,
+    message_json,
+    new_id,
+    sse_stream,
+    stream_events,
 )
 
 if TYPE_CHECKING:
@@ -70,13 +82,7 @@ if TYPE_CHECKING:
 __all__ = ["FakeAnthropic", "RecordedRequest", "ToolCall", "Turn", "default_handler", "main"]
 
 Handler = Callable[[RecordedRequest], Turn]
-Event = tuple[str, dict[str, Any]]
-FAKE_MODEL = "claude-fake-1"
 _RETRY_NOW = {429, 529}
-
-
-class _TruncatedStream(Exception):
-    """Raised inside a streaming response to drop the connection mid-stream."""
 
 
 class _QuietFaults(logging.Filter):
@@ -85,7 +91,7 @@ class _QuietFaults(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, _TruncatedStream | asyncio.CancelledError)
+        return not isinstance(error, TruncatedStream | asyncio.CancelledError)
 
 
 _QUIET_FAULTS = _QuietFaults()
@@ -95,125 +101,13 @@ _CUT_MESSAGE = (
 )
 
 
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:24]}"
-
-
-def _tokens(text: str) -> int:
-    """A rough token count: four characters a token, at least one."""
-    return max(1, len(text) // 4)
-
-
-def _word_chunks(text: str, words: int = 3) -> list[str]:
-    """Split ``text`` into pieces of a few words each, keeping all whitespace."""
-    tokens = re.findall(r"\s*\S+\s*", text) or [text]
-    return ["".join(tokens[i : i + words]) for i in range(0, len(tokens), words)]
-
-
-def _json_pieces(text: str, pieces: int = 3) -> list[str]:
-    """JSON text as ``input_json_delta`` pieces, the first one empty."""
-    size = max(1, -(-len(text) // pieces))
-    return [""] + [text[i : i + size] for i in range(0, len(text), size)]
-
-
-def _usage(turn: Turn, request: RecordedRequest, output_text: str) -> dict[str, int]:
-    """Usage for a reply: the turn's overrides, else estimates from the lengths."""
-    prompt = json.dumps([request.messages, request.system, request.tools])
-    return {
-        "input_tokens": _tokens(prompt) if turn.input_tokens is None else turn.input_tokens,
-        "output_tokens": _tokens(output_text) if turn.output_tokens is None else turn.output_tokens,
-        "cache_creation_input_tokens": turn.cache_creation_input_tokens,
-        "cache_read_input_tokens": turn.cache_read_input_tokens,
-    }
-
-
-def _message(turn: Turn, request: RecordedRequest) -> dict[str, Any]:
-    """The complete ``Message`` JSON for a successful turn."""
-    blocks: list[dict[str, Any]] = []
-    if turn.text_value:
-        blocks.append({"type": "text", "text": turn.text_value})
-    for call in turn.calls:
-        tool_id = call.id or _new_id("toolu")
-        blocks.append({"type": "tool_use", "id": tool_id, "name": call.name, "input": call.input})
-    output = turn.text_value + "".join(json.dumps(call.input) for call in turn.calls)
-    return {
-        "id": _new_id("msg"),
-        "type": "message",
-        "role": "assistant",
-        "model": turn.model or request.model or FAKE_MODEL,
-        "content": blocks,
-        "stop_reason": turn.stop_reason or ("tool_use" if turn.calls else "end_turn"),
-        "stop_sequence": turn.stop_sequence,
-        "usage": _usage(turn, request, output),
-    }
-
-
-def _event(name: str, **data: Any) -> Event:
-    return name, {"type": name, **data}
-
-
-def _block_events(index: int, block: dict[str, Any], turn: Turn) -> list[Event]:
-    """``content_block_start``, deltas and ``content_block_stop`` for one block."""
-    start: dict[str, Any]
-    if block["type"] == "text":
-        start = {"type": "text", "text": ""}
-        texts = _word_chunks(turn.reply) if isinstance(turn.reply, str) else list(turn.reply)
-        deltas = [{"type": "text_delta", "text": text} for text in texts]
-    else:
-        start = {**block, "input": {}}
-        call = turn.calls[index - (1 if turn.text_value else 0)]
-        raw = call.raw_input if call.raw_input is not None else json.dumps(block["input"])
-        pieces = _json_pieces(raw)
-        deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in pieces]
-    events = [_event("content_block_start", index=index, content_block=start)]
-    events += [_event("content_block_delta", index=index, delta=delta) for delta in deltas]
-    events.append(_event("content_block_stop", index=index))
-    return events
-
-
-def _stream_events(message: dict[str, Any], turn: Turn) -> list[Event]:
-    """The full SSE event sequence that streams ``message``."""
-    usage = message["usage"]
-    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
-    start["usage"] = {**usage, "output_tokens": min(1, usage["output_tokens"])}
-    events = [_event("message_start", message=start), _event("ping")]
-    for index, block in enumerate(message["content"]):
-        events += _block_events(index, block, turn)
-    delta = {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"]}
-    events.append(_event("message_delta", delta=delta, usage=usage))
-    events.append(_event("message_stop"))
-    return events
-
-
-def _sse(name: str, data: dict[str, Any]) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
-
-
-def _error_body(error_type: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": error_type, "message": message}}
-
-
 def _error_response(status: int, message: str, error_type: str | None = None) -> JSONResponse:
     """An Anthropic-shaped error; 429 and 529 say ``retry-after: 0``."""
-    headers = {"request-id": _new_id("req")}
+    headers = {"request-id": new_id("req")}
     if status in _RETRY_NOW:
         headers["retry-after"] = "0"
-    body = _error_body(error_type or error_type_for(status), message)
+    body = error_body(error_type or error_type_for(status), message)
     return JSONResponse(body, status_code=status, headers=headers)
-
-
-async def _stream(events: list[Event], turn: Turn) -> AsyncIterator[bytes]:
-    """Send ``events`` with the turn's pacing and faults."""
-    for sent, (name, data) in enumerate(events):
-        if sent == turn.error_after:
-            message = turn.error_message or "Overloaded"
-            yield _sse("error", _error_body(turn.error_type or "overloaded_error", message))
-            return
-        if sent == turn.truncate_after:
-            raise _TruncatedStream(f"stream truncated after {sent} events")
-        if sent and turn.chunk_delay:
-            await anyio.sleep(turn.chunk_delay)
-        yield _sse(name, data)
 
 
 def _parse_body(raw: bytes) -> dict[str, Any] | None:
@@ -237,7 +131,7 @@ def _body_problem(body: dict[str, Any] | None) -> str | None:
         return "messages: field required (a non-empty list)"
     if any(not isinstance(m, dict) or m.get("role") not in ("user", "assistant") for m in messages):
         return "messages: each message needs a role of 'user' or 'assistant'"
-    return None
+    return tool_ids_problem(messages)
 
 
 def _has_key(request: Request) -> bool:
@@ -270,7 +164,7 @@ class _InProcessTransport(httpx2.ASGITransport):
     async def _cut_aware(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await self._inner(scope, receive, send)
-        except _TruncatedStream:
+        except TruncatedStream:
             _CUTS.get().append(True)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -379,13 +273,13 @@ class FakeAnthropic:
         if turn.status is not None:
             message = turn.error_message or f"Fake error {turn.status}"
             return _error_response(turn.status, message, turn.error_type)
-        message_json = _message(turn, recorded)
-        headers = {"request-id": _new_id("req")}
+        answer = message_json(turn, recorded)
+        headers = {"request-id": new_id("req")}
         if not recorded.stream:
-            return JSONResponse(message_json, headers=headers)
-        events = _stream_events(message_json, turn)
+            return JSONResponse(answer, headers=headers)
+        events = stream_events(answer, turn)
         return StreamingResponse(
-            _stream(events, turn), media_type="text/event-stream", headers=headers
+            sse_stream(events, turn), media_type="text/event-stream", headers=headers
         )
 
     async def _models(self) -> dict[str, Any]:

@@ -1,9 +1,8 @@
-"""The ``export`` and ``serve`` subcommands of ``agno-nb`` (wired in ``agno_nb.cli``)::
+"""``agno-nb export``: its flags and its handler (``agno_nb.cli`` builds the parser)::
 
-    agno-nb export NOTEBOOK --agent NAME --out DIR [--force] [--no-verify]
-    agno-nb serve DIR | module:agent [--host H] [--port P] [--workers N] [--insecure] [--db F]
+    agno-nb export NOTEBOOK --agent NAME --out DIR [--force] [--no-verify] [--allow-secret K]
 
-Exit codes: 0 done, 1 the export or the service failed, 2 bad arguments or a refusal.
+Exit codes: 0 done, 1 the exported service does not work, 2 refused (every reason listed).
 """
 
 from __future__ import annotations
@@ -11,9 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agno_nb.runtime.serve import add_serve_arguments, serve_main
-
-__all__ = ["add_export_arguments", "add_serve_arguments", "export_main", "serve_main"]
+__all__ = ["add_export_arguments", "export_main"]
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +28,15 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="skip importing app.py and running the smoke test in fresh processes",
     )
+    parser.add_argument(
+        "--allow-secret",
+        dest="allow_secrets",
+        action="append",
+        default=[],
+        metavar="KIND|CELL:LINE",
+        help="copy a credential the export would refuse, e.g. a published example key: "
+        "its kind (aws, github, jwt, ...) or the CELL:LINE the refusal names; repeatable",
+    )
 
 
 def export_main(args: argparse.Namespace) -> int:
@@ -41,8 +47,9 @@ def export_main(args: argparse.Namespace) -> int:
 
     try:
         result = export_notebook(
-            args.notebook, args.agent, args.out, force=args.force, verify=args.verify
-        )
+            args.notebook, args.agent, args.out, force=args.force, verify=args.verify,
+            allow_secrets=getattr(args, "allow_secrets", []),
+        )  # fmt: skip
     except ExportError as exc:
         print(f"agno-nb export: cannot export agent {args.agent!r}:", file=sys.stderr)
         for problem in exc.problems:
