@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -83,6 +84,7 @@ def test_ctrl_c_during_a_tool_ends_the_output_cancelled_without_a_traceback(
 
     def interrupt() -> None:
         if started.wait(30):
+            time.sleep(0.2)  # as a person would: the row shows "running" first
             signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
     fake.reset([Turn.tool_call("slow_lookup", {"order_id": "42"}), Turn.text("Done.")])
@@ -234,7 +236,6 @@ agent = Agent("support", model=model, tools=[slow_lookup], db="stop.duckdb")
 def test_the_stop_button_in_a_real_kernel_ends_the_cell_cancelled_in_one_line(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
     from pathlib import Path
 
     from jupyter_client.manager import start_new_kernel
